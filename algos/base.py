@@ -1,0 +1,145 @@
+"""One interface for every searcher, query-only or weight-sharing (as NASLib's single optimizer interface).
+
+A searcher is a class with a frozen `Config` dataclass of its hyper-parameters, named presets of it per protocol
+(``nb201``, ``nats``), and a `search` method that takes a `SearchContext` and returns a `SearchResult`: the chosen
+cell and a `Trace` of what happened on the way (one row per query, or one per epoch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench import Benchmark
+from search_space import Arch
+
+PROTOCOLS = ("nb201", "nats")
+
+
+@dataclass
+class Trace:
+    """Rows of a search, each a flat dict of plain values (written as CSV/Parquet, read with pandas)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def append(self, **row: Any) -> None:
+        self.rows.append(row)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column(self, name: str) -> list[Any]:
+        return [r.get(name) for r in self.rows]
+
+    def to_frame(self):  # noqa: ANN201 - pandas is imported lazily to keep searchers light
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+
+@dataclass
+class SearchResult:
+    """The chosen cell, the trace, and anything the run must record (e.g. substitutes used, device)."""
+
+    arch: Arch
+    trace: Trace
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SearchContext:
+    """Everything a search needs from outside; no globals."""
+
+    bench: Benchmark
+    dataset: str
+    seed: int
+    rng: np.random.Generator
+    #: Folder the run may write checkpoints into (weight-sharing searchers resume from it).
+    run_dir: Path | None = None
+    #: Substitutes the user allowed for figures the source lacks.
+    substitutes: tuple[str, ...] = ()
+    #: Called with (done, total) as the search advances, for progress bars.
+    progress: Callable[[float, float], None] | None = None
+    #: Free-form options of the runner (device, data dir, smoke size ...).
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Searcher(ABC):
+    """Base of every searcher in `algos/`."""
+
+    #: Command-line name, e.g. ``rea``, ``darts-v1``.
+    name: ClassVar[str]
+    #: ``query`` (queries the benchmark under a simulated clock) or ``weight-sharing`` (trains a supernet).
+    kind: ClassVar[str]
+    #: The hyper-parameter dataclass (frozen).
+    Config: ClassVar[type]
+    #: Protocol name -> preset Config.
+    PRESETS: ClassVar[Mapping[str, Any]]
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @classmethod
+    def preset(cls, protocol: str, overrides: Mapping[str, str] | None = None) -> Any:
+        """The protocol's Config with ``key=value`` overrides applied (values typed from the field annotations)."""
+        if protocol not in cls.PRESETS:
+            raise ValueError(f"unknown protocol {protocol!r} for {cls.name}; valid: {', '.join(cls.PRESETS)}")
+        return apply_overrides(cls.PRESETS[protocol], overrides or {})
+
+    @abstractmethod
+    def search(self, ctx: SearchContext) -> SearchResult:
+        """Run one search and return the chosen cell with its trace."""
+
+
+def apply_overrides(config: Any, overrides: Mapping[str, str]) -> Any:
+    """Replace fields of a frozen dataclass from strings; an unknown key or bad value names the valid choices."""
+    if not overrides:
+        return config
+    hints = typing.get_type_hints(type(config))
+    names = [f.name for f in dataclasses.fields(config)]
+    changes: dict[str, Any] = {}
+    for key, raw in overrides.items():
+        if key not in names:
+            raise ValueError(f"unknown setting {key!r} for {type(config).__name__}; valid: {', '.join(names)}")
+        changes[key] = _coerce(key, raw, hints[key])
+    return dataclasses.replace(config, **changes)
+
+
+def _coerce(key: str, raw: Any, hint: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union or (origin is not None and type(None) in args):
+        if raw.lower() in ("none", "null"):
+            return None
+        hint = next(a for a in args if a is not type(None))
+        origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        choices = typing.get_args(hint)
+        for c in choices:
+            if str(c) == raw:
+                return c
+        raise ValueError(f"invalid value {raw!r} for {key}; valid: {', '.join(map(str, choices))}")
+    try:
+        if hint is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if hint in (int, float, str):
+            return hint(raw)
+        if origin is tuple:
+            inner = args[0] if args else str
+            return tuple(inner(x) for x in raw.replace(",", " ").split())
+    except ValueError:
+        raise ValueError(f"invalid value {raw!r} for {key}: expected {getattr(hint, '__name__', hint)}") from None
+    raise ValueError(f"setting {key} of type {hint} cannot be set from the command line")

@@ -1,0 +1,239 @@
+"""`Benchmark`: the fast oracle over a benchmark table.
+
+Loading reads one small `.npz` (milliseconds); scalar queries are an array lookup; vectorised queries take index
+arrays. Figures a source lacks raise `MissingFigureError` unless the caller names a substitute.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.substitutes import MissingFigureError, check_substitutes
+from bench.table import DATASETS, MetricName, Table, TableError
+from search_space import NUM_ARCHS, Arch
+
+ArchLike = Arch | int | str | np.integer
+
+#: Search dataset name -> (benchmark dataset of its valid figure, valid split, dataset of test, test split).
+#: As the papers report: CIFAR-10's valid is `cifar10-valid`/x-valid, its test is `cifar10`/ori-test.
+REPORTED: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "cifar10": (("cifar10-valid", "x-valid"), ("cifar10", "ori-test")),
+    "cifar100": (("cifar100", "x-valid"), ("cifar100", "x-test")),
+    "ImageNet16-120": (("ImageNet16-120", "x-valid"), ("ImageNet16-120", "x-test")),
+}
+SEARCH_DATASETS = tuple(REPORTED)
+
+#: Where the official figures live, for error messages.
+OFFICIAL_FILES = ("the official NAS-Bench-201 v1.1 file (NAS-Bench-201-v1_1-096897.pth), the NATS-Bench topology "
+                  "file (NATS-tss-v1_0-3ffb9-simple), or a CSV in the layout of nb201_tss.csv.gz")
+#: Metrics where smaller is better.
+_MINIMISE = ("train_seconds", "eval_seconds", "latency_s", "params_M", "flops_M")
+
+
+def search_dataset(name: str) -> str:
+    """Validate a dataset name as users type it (cifar10, cifar100, ImageNet16-120)."""
+    if name not in REPORTED:
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(REPORTED)}")
+    return name
+
+
+def proxy_dataset(name: str) -> str:
+    """The benchmark dataset a search on ``name`` queries: CIFAR-10 searches see `cifar10-valid` only."""
+    return "cifar10-valid" if search_dataset(name) == "cifar10" else name
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Where a metric's figures come from once substitutes are applied."""
+
+    name: str
+    mean: np.ndarray
+    trials: np.ndarray | None
+    #: Multiplier applied to every value (e.g. 12/200 for scaled train time).
+    scale: float
+    used: tuple[str, ...]
+
+    def values(self, indices: np.ndarray, trials: np.ndarray | None = None) -> np.ndarray:
+        if trials is None or self.trials is None:
+            out = self.mean[indices]
+        else:
+            out = self.trials[indices, trials]
+        return out * self.scale if self.scale != 1.0 else out
+
+
+class Benchmark:
+    """Answers questions about the 15,625 cells from one loaded source."""
+
+    def __init__(self, table: Table, path: Path | None = None) -> None:
+        self.table = table
+        self.path = path
+        self._means = table.means
+        self._trials = table.trials
+        self._ntrials = {k: np.sum(~np.isnan(v), axis=1) for k, v in table.trials.items()}
+
+    # --- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, source: str | os.PathLike | None = None) -> Benchmark:
+        """Load any source the harness reads; see `bench.sources.open_table`."""
+        from bench.sources import open_table
+
+        table, path = open_table(source)
+        return cls(table, path)
+
+    @property
+    def source(self) -> str:
+        return str(self.table.info.get("source", self.path or "<in memory>"))
+
+    def __repr__(self) -> str:
+        return f"Benchmark(source={self.source!r}, metrics={len(self._means)})"
+
+    # --- metrics ---------------------------------------------------------------------------------
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(sorted(self._means))
+
+    def has(self, name: str) -> bool:
+        return name in self._means
+
+    def has_trials(self, name: str) -> bool:
+        return name in self._trials
+
+    def _require(self, name: str) -> None:
+        if name not in self._means:
+            MetricName.parse(name)  # a malformed name is a ValueError naming the valid choices
+            raise MissingFigureError(f"metric {name!r}", self.source, f"Metrics here: {', '.join(self.metrics)}. "
+                                     f"The official figures are in {OFFICIAL_FILES}.")
+
+    def resolve(self, name: str, substitutes: Collection[str] = (), need_trials: bool = False) -> Resolved:
+        """The figures behind ``name``, using only the substitutes the caller names."""
+        subs = check_substitutes(substitutes)
+        m = MetricName.parse(name)
+        used: list[str] = []
+        scale = 1.0
+        actual = name
+        if name not in self._means:
+            alt = None
+            options: tuple[str, ...] = ()
+            if m.is_accuracy and m.epochs is not None and m.epochs != 200:
+                options = ("acc200-for-acc12",)
+                if "acc200-for-acc12" in subs:
+                    alt = f"{m.dataset}/{m.field}@200"
+            elif m.field == "train_seconds" and m.epochs is not None and m.epochs != 200:
+                options = ("train200-scaled",)
+                if "train200-scaled" in subs:
+                    alt, scale = f"{m.dataset}/train_seconds@200", m.epochs / 200
+            elif m.field == "eval_seconds":
+                options = ("no-eval-time",)
+                if "no-eval-time" in subs:
+                    zeros = np.zeros(NUM_ARCHS)
+                    return Resolved(name, zeros, None, 1.0, ("no-eval-time",))
+            if alt is None or alt not in self._means:
+                raise MissingFigureError(f"metric {name!r}", self.source, f"It is in {OFFICIAL_FILES}.", options)
+            used.append(options[0])
+            actual = alt
+        trials = self._trials.get(actual)
+        if need_trials and trials is None:
+            if "trial-mean" not in subs:
+                raise MissingFigureError(f"per-trial values of {actual!r}", self.source,
+                                         f"They are in {OFFICIAL_FILES}.", ("trial-mean",))
+            used.append("trial-mean")
+        return Resolved(actual, self._means[actual], trials, scale, tuple(used))
+
+    # --- scalar queries --------------------------------------------------------------------------
+    def value(self, arch: ArchLike, name: str, trial: int | None = None) -> float:
+        """One figure of one cell: the trial mean, or trial number ``trial``."""
+        i = index_of(arch)
+        if trial is None:
+            try:
+                return float(self._means[name][i])
+            except KeyError:
+                self._require(name)
+                raise
+        self._require(name)
+        if name not in self._trials:
+            raise MissingFigureError(f"per-trial values of {name!r}", self.source, f"They are in {OFFICIAL_FILES}.")
+        n = int(self._ntrials[name][i])
+        if not 0 <= trial < n:
+            raise ValueError(f"trial {trial} is out of range for cell {i} on {name!r}: it has trials 0..{n - 1}")
+        return float(self._trials[name][i, trial])
+
+    def accuracy(self, arch: ArchLike, dataset: str, split: str, epochs: int = 200, trial: int | None = None) -> float:
+        return self.value(arch, f"{dataset}/{split}@{epochs}", trial)
+
+    def num_trials(self, name: str) -> np.ndarray:
+        """Trials per cell of a metric (1 where the source keeps only a mean)."""
+        self._require(name)
+        return self._ntrials.get(name, np.ones(NUM_ARCHS, dtype=np.int64))
+
+    # --- vectorised queries ----------------------------------------------------------------------
+    def values(self, indices: np.ndarray, name: str, trials: np.ndarray | None = None) -> np.ndarray:
+        """Figures of many cells: trial means, or the given trial of each cell."""
+        self._require(name)
+        idx = np.asarray(indices)
+        if trials is None:
+            return self._means[name][idx]
+        if name not in self._trials:
+            raise MissingFigureError(f"per-trial values of {name!r}", self.source, f"They are in {OFFICIAL_FILES}.")
+        return self._trials[name][idx, np.asarray(trials)]
+
+    def random_trials(self, indices: np.ndarray, name: str, rng: np.random.Generator) -> np.ndarray:
+        """One uniformly drawn trial per cell, respecting each cell's own trial count."""
+        n = self.num_trials(name)[np.asarray(indices)]
+        return (rng.random(np.shape(indices)) * n).astype(np.int64)
+
+    # --- rankings --------------------------------------------------------------------------------
+    def optimum(self, name: str, maximize: bool | None = None) -> tuple[int, float]:
+        """(index, value) of the best cell on a metric (trial means; ties go to the lowest index)."""
+        self._require(name)
+        v = self._means[name]
+        if maximize is None:
+            maximize = MetricName.parse(name).field not in _MINIMISE
+        i = int(np.nanargmax(v) if maximize else np.nanargmin(v))
+        return i, float(v[i])
+
+    def rank(self, arch: ArchLike, name: str, maximize: bool | None = None) -> int:
+        """1 for the best cell; ties share the better rank."""
+        self._require(name)
+        v = self._means[name]
+        if maximize is None:
+            maximize = MetricName.parse(name).field not in _MINIMISE
+        x = v[index_of(arch)]
+        return int(np.sum(v > x) if maximize else np.sum(v < x)) + 1
+
+    def percentile(self, arch: ArchLike, name: str, maximize: bool | None = None) -> float:
+        """Share of cells (in %) that this cell is at least as good as."""
+        self._require(name)
+        valid = np.sum(~np.isnan(self._means[name]))
+        return 100.0 * (valid - self.rank(arch, name, maximize) + 1) / valid
+
+    # --- the papers' figures ---------------------------------------------------------------------
+    def reported(self, arch: ArchLike, dataset: str, epochs: int = 200) -> dict[str, float | None]:
+        """Trial-mean valid and test accuracy of a cell as the papers report them; None where the source lacks one."""
+        (vd, vs), (td, ts) = REPORTED[search_dataset(dataset)]
+        i = index_of(arch)
+        out: dict[str, float | None] = {}
+        for key, (d, s) in (("valid", (vd, vs)), ("test", (td, ts))):
+            name = f"{d}/{s}@{epochs}"
+            out[key] = float(self._means[name][i]) if name in self._means else None
+            out[f"{key}_metric"] = name  # type: ignore[assignment]
+        return out
+
+
+def index_of(arch: ArchLike) -> int:
+    """Official index of an Arch, an index or an arch string; out-of-range indices name the valid range."""
+    if isinstance(arch, (int, np.integer)) and not isinstance(arch, bool):
+        if not 0 <= arch < NUM_ARCHS:
+            raise ValueError(f"architecture index {arch} is out of range 0..{NUM_ARCHS - 1}")
+        return int(arch)
+    if isinstance(arch, Arch):
+        return arch.index
+    return Arch.parse(arch).index
+
+
+__all__ = ["DATASETS", "REPORTED", "SEARCH_DATASETS", "Benchmark", "MissingFigureError", "Resolved", "TableError",
+           "index_of", "proxy_dataset", "search_dataset"]

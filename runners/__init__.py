@@ -1,0 +1,1 @@
+"""Runners: launch searchers across seeds and datasets, write results, tables and plots."""

@@ -1,0 +1,33 @@
+"""The NAS-Bench-201 cell search space: architectures, their official indices and equivalence classes."""
+
+from search_space.arch import (
+    EDGES,
+    NUM_ARCHS,
+    NUM_EDGES,
+    NUM_NODES,
+    NUM_OPS,
+    OPS,
+    Arch,
+    all_archs,
+    code_to_index,
+    index_to_code,
+    indices_of,
+    ops_matrix,
+    product_order,
+)
+
+__all__ = [
+    "EDGES",
+    "NUM_ARCHS",
+    "NUM_EDGES",
+    "NUM_NODES",
+    "NUM_OPS",
+    "OPS",
+    "Arch",
+    "all_archs",
+    "code_to_index",
+    "index_to_code",
+    "indices_of",
+    "ops_matrix",
+    "product_order",
+]

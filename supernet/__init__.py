@@ -1,0 +1,1 @@
+"""Weight-sharing supernet: NAS-Bench-201 operations, the search cell and its forward modes, data loaders."""

@@ -1,0 +1,40 @@
+"""Shared fixtures: the local copy of the published figures (tests skip with a reason when it is absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+NB201_CSV = SHARED / "data" / "nb201" / "nb201_tss.csv.gz"
+SPLITS_DIR = SHARED / "data" / "nb201" / "splits"
+CIFAR10_JPEG = SHARED / "data" / "cifar10-jpeg" / "cifar10-jpeg.zip"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never touch the user's benchmark cache."""
+    os.environ["NB201_CACHE"] = str(tmp_path_factory.mktemp("nb201-cache"))
+
+
+@pytest.fixture(scope="session")
+def csv_path() -> Path:
+    if not NB201_CSV.is_file():
+        pytest.skip(f"the published figures are not at {NB201_CSV} (../shared is absent on this machine)")
+    return NB201_CSV
+
+
+@pytest.fixture(scope="session")
+def csv_bench(csv_path: Path):
+    from bench import Benchmark
+
+    return Benchmark.load(csv_path)
+
+
+@pytest.fixture(scope="session")
+def default_bench():
+    from bench import Benchmark
+
+    return Benchmark.load()
