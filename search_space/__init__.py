@@ -15,6 +15,7 @@ from search_space.arch import (
     ops_matrix,
     product_order,
 )
+from search_space.canonical import canonical, canonical_ids, num_classes
 
 __all__ = [
     "EDGES",
@@ -25,9 +26,12 @@ __all__ = [
     "OPS",
     "Arch",
     "all_archs",
+    "canonical",
+    "canonical_ids",
     "code_to_index",
     "index_to_code",
     "indices_of",
+    "num_classes",
     "ops_matrix",
     "product_order",
 ]

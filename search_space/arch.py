@@ -9,9 +9,9 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator, Sequence
 
 import numpy as np
 
