@@ -5,11 +5,59 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.DEFAULT_GOAL := help
-.PHONY: help venv test lint
+# --- what to run (validated by `python -m runners`, which lists the valid values of a wrong one) ---------------
+QUERY_ALGOS := rea random reinforce bohb
+WS_ALGOS := darts-v1 darts-v2 gdas setn enas random-nas
+DATASET ?= cifar10
+SEED ?= -1
+PROTOCOL ?= nb201
+BENCH ?=
+SUBSTITUTES ?=
+MASTER_SEED ?=
+RESULTS ?= results
+ALGOS ?= $(QUERY_ALGOS) $(WS_ALGOS)
+DATASETS ?= cifar10 cifar100 ImageNet16-120
+SEEDS ?= -1
+RUNS ?=
+WORKERS ?=
+SCHEDULER ?=
+GPU ?= 0
+DEVICE ?=
+SET ?=
+OPTIONS ?=
+SMOKE ?= 0
 
-help:  ## list the targets
-	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+RUN_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" \
+	$(if $(BENCH),--bench "$(BENCH)") \
+	$(foreach s,$(SUBSTITUTES),--substitute "$(s)") \
+	$(if $(MASTER_SEED),--master-seed "$(MASTER_SEED)") \
+	$(if $(RUNS),--runs "$(RUNS)") \
+	$(if $(WORKERS),--workers "$(WORKERS)") \
+	$(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
+	$(if $(filter 1,$(GPU)),--gpu) \
+	$(if $(filter 1,$(SMOKE)),--smoke) \
+	$(if $(DEVICE),--device "$(DEVICE)") \
+	$(foreach s,$(SET),--set "$(s)") \
+	$(foreach s,$(OPTIONS),--option "$(s)")
+REPORT_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" $(if $(BENCH),--bench "$(BENCH)")
+CHECK_FLAGS = @for v in "GPU=$(GPU)" "SMOKE=$(SMOKE)"; do case "$${v\#*=}" in 0|1) ;; \
+	*) echo "error: invalid $${v%%=*}='$${v\#*=}'; valid: 0, 1" >&2; exit 2;; esac; done
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test lint $(QUERY_ALGOS) $(WS_ALGOS) batch table plot all
+
+help:  ## list the targets and variables
+	@grep -hE '^[a-zA-Z0-9_ -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@echo "  ALGO           one algorithm (ALGO = $(QUERY_ALGOS) $(WS_ALGOS))"
+	@echo "variables (default):"
+	@echo "  DATASET=cifar10|cifar100|ImageNet16-120 ($(DATASET))   SEED=-1|N ($(SEED); -1: 500 query-only runs"
+	@echo "    from MASTER_SEED, or one random weight-sharing seed)   PROTOCOL=nb201|nats ($(PROTOCOL))"
+	@echo "  BENCH= benchmark source: .pth, NATS file, CSV or table (empty: the embedded default)"
+	@echo "  SUBSTITUTES= documented substitutes (empty with the embedded default: the set it needs, announced)"
+	@echo "  MASTER_SEED= RUNS= (runs for seed -1) RESULTS=$(RESULTS) DEVICE= GPU=0|1 SMOKE=0|1 (CPU-sized"
+	@echo "    weight-sharing smoke runs)"
+	@echo "  SET='key=value ...' (hyper-parameters)  OPTIONS='key=value ...' (runner options, e.g. data_dir=PATH)"
+	@echo "  batch: ALGOS='$(ALGOS)' DATASETS='$(DATASETS)' SEEDS=$(SEEDS) WORKERS= SCHEDULER=tcp://host:port"
 
 $(STAMP): requirements.txt
 	@command -v $(PY_SYS) >/dev/null || { echo "error: $(PY_SYS) not found; set PY_SYS=/path/to/python3.11"; exit 2; }
@@ -25,3 +73,22 @@ test: $(STAMP)  ## run the test suite (installs first)
 
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .
+
+$(QUERY_ALGOS) $(WS_ALGOS): $(STAMP)
+	$(CHECK_FLAGS)
+	$(PY) -m runners run $@ --dataset "$(DATASET)" --seed "$(SEED)" $(RUN_OPTS)
+
+batch: $(STAMP)  ## ALGOS x DATASETS x SEEDS on dask, then table and plots
+	$(CHECK_FLAGS)
+	$(PY) -m runners batch --algos $(ALGOS) --datasets $(DATASETS) --seeds $(SEEDS) $(RUN_OPTS)
+
+table: $(STAMP)  ## results/PROTOCOL/table.{md,csv,tex} from the finished runs
+	$(PY) -m runners table $(REPORT_OPTS)
+
+plot: $(STAMP)  ## results/PROTOCOL/plots/*.{png,pdf} from the finished runs
+	$(PY) -m runners plot $(REPORT_OPTS)
+
+all: batch  ## every algorithm, dataset and the paper's seeds, then table and plots
+
+.DEFAULT:
+	@echo "error: unknown target '$@'; valid: $(QUERY_ALGOS) $(WS_ALGOS) batch table plot all venv test lint help" >&2; exit 2

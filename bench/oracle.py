@@ -158,6 +158,8 @@ class Benchmark:
         if name not in self._trials:
             raise MissingFigureError(f"per-trial values of {name!r}", self.source, f"They are in {OFFICIAL_FILES}.")
         n = int(self._ntrials[name][i])
+        if n == 0:
+            raise MissingFigureError(f"{name!r} of cell {i}", self.source, "The source has no trial of it.")
         if not 0 <= trial < n:
             raise ValueError(f"trial {trial} is out of range for cell {i} on {name!r}: it has trials 0..{n - 1}")
         return float(self._trials[name][i, trial])
@@ -193,6 +195,8 @@ class Benchmark:
         v = self._means[name]
         if maximize is None:
             maximize = MetricName.parse(name).field not in _MINIMISE
+        if np.all(np.isnan(v)):
+            raise MissingFigureError(f"every cell's {name!r}", self.source, f"It is in {OFFICIAL_FILES}.")
         i = int(np.nanargmax(v) if maximize else np.nanargmin(v))
         return i, float(v[i])
 
@@ -202,7 +206,10 @@ class Benchmark:
         v = self._means[name]
         if maximize is None:
             maximize = MetricName.parse(name).field not in _MINIMISE
-        x = v[index_of(arch)]
+        i = index_of(arch)
+        x = v[i]
+        if np.isnan(x):  # NaN compares false with everything: it would rank first
+            raise MissingFigureError(f"{name!r} of cell {i}", self.source, "A cell without the figure has no rank.")
         return int(np.sum(v > x) if maximize else np.sum(v < x)) + 1
 
     def percentile(self, arch: ArchLike, name: str, maximize: bool | None = None) -> float:

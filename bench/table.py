@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+import secrets
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +65,8 @@ class MetricName:
     def parse(cls, name: str) -> MetricName:
         m = _METRIC.match(name)
         if m is None:
-            raise ValueError(f"metric name {name!r} is not of the form DATASET/FIELD[@EPOCHS]")
+            raise ValueError(f"metric name {name!r} is not of the form DATASET/FIELD[@EPOCHS]; datasets: "
+                             f"{', '.join(DATASETS)}")
         dataset, fld = m.group("dataset"), m.group("field")
         if dataset not in DATASETS:
             raise ValueError(f"unknown dataset {dataset!r} in metric {name!r}; valid: {', '.join(DATASETS)}")
@@ -143,7 +144,9 @@ class Table:
             "sha256": {k: _digest(v) for k, v in arrays.items()},
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # Not mkstemp: its files are 0600; mode 0666 here lets the umask decide, as for any file the user writes.
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, **arrays, **{META: np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)})
@@ -162,12 +165,13 @@ class Table:
         if not path.is_file():
             raise TableError(f"benchmark table {str(path)!r} does not exist")
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            with _open_npz(path) as npz:
                 if META not in npz.files:
                     raise TableError(f"{str(path)!r} is not a benchmark table (no {META} entry)")
                 meta = json.loads(npz[META].tobytes().decode())
-                if meta.get("format") != FORMAT:
-                    raise TableError(f"{str(path)!r} has format {meta.get('format')!r}, expected {FORMAT!r}")
+                if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                    found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+                    raise TableError(f"{str(path)!r} has format {found!r}, expected {FORMAT!r}")
                 if meta.get("version") != FORMAT_VERSION:
                     raise TableError(
                         f"{str(path)!r} is table version {meta.get('version')!r}; this harness reads version "
@@ -195,6 +199,14 @@ class Table:
             else:
                 table.means[k] = v
         return table
+
+
+def _open_npz(path: Path) -> np.lib.npyio.NpzFile:
+    """np.load returns a bare array for a .npy file (no context manager, no entries): that is not a table."""
+    npz = np.load(path, allow_pickle=False)
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise TableError(f"{str(path)!r} is not a benchmark table (a single array, not an .npz archive)")
+    return npz
 
 
 def _digest(a: np.ndarray) -> str:

@@ -1,0 +1,164 @@
+"""Command line of the benchmark generator: ``python -m bench.generate {show,plan,run,merge,build,compare,smoke}``.
+
+    python -m bench.generate show                                   # the presets (schedules, settings, seeds)
+    python -m bench.generate plan ROOT --archs 0..389 --seeds 777 888 999   # write ROOT/plan.json
+    python -m bench.generate run ROOT [--shard 0/4]                 # train the pending jobs (resumable)
+    python -m bench.generate merge ROOT                             # -> ROOT/benchmark.nbt.npz
+    python -m bench.generate build ROOT --archs resnet ...          # plan + run + merge
+    python -m bench.generate compare ROOT --reference nb201_tss.csv.gz
+    python -m bench.generate smoke ROOT --cells 200                 # toy benchmark on the offline digits
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from bench.generate.compare import compare_sources, format_rows
+from bench.generate.local import parse_shard, run_local
+from bench.generate.merge import BENCHMARK, build_benchmark
+from bench.generate.plan import make_plan, write_plan
+from bench.generate.protocol import SCHEDULES, SEEDS, SETTINGS, override
+from bench.generate.smoke import SMOKE_SETTINGS, build_smoke, smoke_plan
+from supernet.splits import OFFICIAL as OFFICIAL_SPLITS
+
+
+def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{what} {item!r} must be KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("root", type=Path, help="build folder (plan.json, runs/, benchmark.nbt.npz)")
+    p.add_argument("--archs", required=True, nargs="+",
+                   help="all | FROM..TO (inclusive) | resnet | INDEX | ARCH_STRING (several allowed)")
+    p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    p.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    p.add_argument("--schedules", nargs="+", default=["12", "200"], choices=list(SCHEDULES))
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a schedule field in every schedule (renames the schedule), e.g. epochs=2")
+    p.add_argument("--data", action="append", metavar="FAMILY=SOURCE",
+                   help="data source of a family, e.g. cifar10=cifar10-jpeg (default: the official files)")
+    p.add_argument("--data-dir", help="where the data lives ($TORCH_HOME by default; the JPEG zip or its folder)")
+    p.add_argument("--splits-dir", help="folder with the official split JSON files (else seeded splits, recorded)")
+    p.add_argument("--subset", type=int, help="cap on training images (seeded choice; CPU runs)")
+    p.add_argument("--eval-subset", type=int, help="cap on each evaluation split")
+    p.add_argument("--device", help="cpu | cuda | cuda:N (default: CUDA when present)")
+    p.add_argument("--threads", type=int, help="torch threads per job")
+    p.add_argument("--workers", type=int, default=0, help="data-loading worker processes per job (GPU runs)")
+    p.add_argument("--replace", action="store_true", help="replace a different plan already in ROOT")
+
+
+def _make_plan(args: argparse.Namespace):  # noqa: ANN202 - a Plan
+    changes = _pairs(args.set, "--set")
+    schedules = []
+    for name in args.schedules:
+        sched = SCHEDULES[name]
+        if changes:
+            sched = override(sched, changes)
+            if "name" not in changes:
+                sched = dataclasses.replace(sched, name=name + "-" + "-".join(f"{k}{v}" for k, v in changes.items()))
+        schedules.append(sched)
+    return make_plan(args.archs, settings=args.settings, seeds=args.seeds, schedules=schedules,
+                     data=_pairs(args.data, "--data"), data_dir=args.data_dir, splits_dir=args.splits_dir,
+                     subset=args.subset, eval_subset=args.eval_subset, device=args.device, threads=args.threads,
+                     workers=args.workers)
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shard", help="I/N: run every N-th job starting at I (one process per GPU or machine)")
+    p.add_argument("--stop-after", type=int, help="leave each job after this many epochs (resumable)")
+    p.add_argument("--keep-checkpoints", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+
+
+def _log(args: argparse.Namespace):  # noqa: ANN202 - print or None
+    return None if args.quiet else (lambda s: print(s, flush=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.generate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("show", help="print the schedules, settings and seeds")
+    _plan_args(sub.add_parser("plan", help="write ROOT/plan.json"))
+    p = sub.add_parser("run", help="train the pending jobs of ROOT's plan")
+    p.add_argument("root", type=Path)
+    _run_args(p)
+    p = sub.add_parser("merge", help="merge finished jobs into ROOT/benchmark.nbt.npz")
+    p.add_argument("root", type=Path)
+    p.add_argument("--out", type=Path)
+    p.add_argument("--no-curves", action="store_true", help="leave per-epoch curves out (a smaller table)")
+    p = sub.add_parser("build", help="plan + run + merge")
+    _plan_args(p)
+    _run_args(p)
+    p = sub.add_parser("compare", help="trained cells beside a reference benchmark's figures")
+    p.add_argument("root", type=Path, help="build folder or a table file")
+    p.add_argument("--reference", required=True, help="reference source: CSV, .pth, NATS file, table or 'default'")
+    p = sub.add_parser("smoke", help="a toy benchmark on the offline digits")
+    p.add_argument("root", type=Path)
+    p.add_argument("--cells", type=int, default=200)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--seeds", nargs="+", type=int, default=[777, 888])
+    p.add_argument("--settings", nargs="+", default=list(SMOKE_SETTINGS), choices=list(SETTINGS))
+    p.add_argument("--threads", type=int)
+    p.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.cmd == "show":
+        print(json.dumps({"schedules": {k: v.as_dict() for k, v in SCHEDULES.items()},
+                          "settings": {k: dataclasses.asdict(v) for k, v in SETTINGS.items()},
+                          "seeds": list(SEEDS)}, indent=1))
+        return 0
+    if args.cmd in ("plan", "build"):
+        plan = _make_plan(args)
+        path = write_plan(plan, args.root, replace=args.replace)
+        print(f"plan: {path} ({len(plan.jobs())} jobs)", flush=True)
+        seeded = [s for s in plan.settings if plan.source(s) in OFFICIAL_SPLITS and s != "cifar10"]
+        if seeded and plan.splits_dir is None:
+            print(f"note: no --splits-dir, so {', '.join(seeded)} use seeded splits of the official sizes, not the "
+                  "official NAS-Bench-201 index lists (every result records which); pass the folder holding "
+                  f"{', '.join(s.file for s in OFFICIAL_SPLITS.values())} for the benchmark's own splits",
+                  file=sys.stderr, flush=True)
+        if args.cmd == "plan":
+            return 0
+    if args.cmd in ("run", "build"):
+        statuses = run_local(args.root, shard=parse_shard(args.shard), stop_after=args.stop_after,
+                             keep_checkpoint=args.keep_checkpoints, log=_log(args))
+        print(f"jobs run: {len(statuses)} ({sum(s.status == 'done' for s in statuses)} finished)", flush=True)
+        if args.cmd == "run":
+            return 0
+    if args.cmd in ("merge", "build"):
+        out = build_benchmark(args.root, getattr(args, "out", None), curves=not getattr(args, "no_curves", False))
+        print(f"benchmark: {out}  (load with bench.Benchmark.load({str(out)!r}))", flush=True)
+        return 0
+    if args.cmd == "compare":
+        source = args.root / BENCHMARK if args.root.is_dir() else args.root
+        print(format_rows(compare_sources(source, args.reference)))
+        return 0
+    if args.cmd == "smoke":
+        plan = smoke_plan(args.cells, seeds=args.seeds, epochs=args.epochs, settings=args.settings,
+                          threads=args.threads)
+        out = build_smoke(args.root, plan, log=None if args.quiet else print)
+        print(f"smoke benchmark: {out}")
+        return 0
+    raise AssertionError(args.cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

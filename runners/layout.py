@@ -1,0 +1,135 @@
+"""Where runs live on disk and how files get there: one folder per run, every file written atomically.
+
+``RESULTS/PROTOCOL/DATASET/ALGO/seed-N/`` holds ``config.json`` (written first), ``trace.csv`` and ``result.json``
+(written last: its presence marks the run as finished), or ``error.txt`` when the run raised. Every file is written
+to a temporary name in the same folder and renamed over the target, so a reader sees the old file or the new one,
+never half of one; a folder without ``result.json`` is an unfinished run and is never read as a result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+CONFIG = "config.json"
+TRACE = "trace.csv"
+RESULT = "result.json"
+ERROR = "error.txt"
+#: Sub-folder of a run folder that a searcher may checkpoint into (weight-sharing runs resume from it).
+STATE = "state"
+DEFAULT_RESULTS = Path("results")
+
+
+def run_dir(results: Path, protocol: str, dataset: str, algo: str, seed: int) -> Path:
+    return Path(results) / protocol / dataset / algo / f"seed-{seed}"
+
+
+def protocol_dir(results: Path, protocol: str) -> Path:
+    return Path(results) / protocol
+
+
+def is_finished(folder: Path) -> bool:
+    """Whether ``result.json`` is there and readable (only a finished run writes it, last)."""
+    return read_result(folder) is not None
+
+
+def read_result(folder: Path) -> dict[str, Any] | None:
+    """The run's ``result.json``, or None while the run is unfinished (or the file is damaged)."""
+    try:
+        res = read_json(Path(folder) / RESULT)
+    except (OSError, ValueError):
+        return None
+    return res if isinstance(res, dict) and res.get("status") == "finished" else None
+
+
+# --- atomic writes -------------------------------------------------------------------------------------------
+def write_atomic(path: Path, data: str | bytes, durable: bool = False) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``.
+
+    The rename makes the write atomic for any reader and against a killed process (the batch's failure mode).
+    ``durable`` also fsyncs, against a power cut; per-run files skip it (it would triple a query-only run's time)
+    and readers instead treat an unreadable ``result.json`` as an unfinished run."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_atomic(path, json.dumps(jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def write_frame(path: Path, frame: Any) -> None:
+    """A pandas DataFrame as CSV, atomically (floats at full precision so a re-run compares bit for bit)."""
+    write_atomic(path, frame.to_csv(index=False, float_format=None, lineterminator="\n"))
+
+
+def save_figure(fig: Any, stem: Path) -> list[Path]:
+    """Save a matplotlib figure as ``stem.png`` and ``stem.pdf``, each atomically."""
+    import io
+
+    out = []
+    for ext in ("png", "pdf"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=150 if ext == "png" else None, bbox_inches="tight")
+        path = stem.with_suffix(f".{ext}")
+        write_atomic(path, buf.getvalue())
+        out.append(path)
+    return out
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain JSON values: numpy scalars/arrays, tuples, paths and dataclasses become lists/numbers/strings;
+    NaN/inf become None (JSON has no NaN, and a missing figure is not a number)."""
+    import dataclasses
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in obj]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return jsonable(dataclasses.asdict(obj))
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
+
+
+# --- reading finished runs -----------------------------------------------------------------------------------
+def iter_finished(results: Path, protocol: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(folder, result.json) of every finished run of a protocol, in a stable order."""
+    base = protocol_dir(results, protocol)
+    if not base.is_dir():
+        return
+    for path in sorted(base.glob(f"*/*/seed-*/{RESULT}")):
+        res = read_result(path.parent)
+        if res is not None:
+            yield path.parent, res

@@ -1,0 +1,258 @@
+"""How fast each weight-sharing searcher's search step runs, and what that means for a full search (not a test).
+
+    python -m runners.perf_weight_sharing [--algos darts-v1,darts-v2,gdas] [--protocol nb201] [--dataset cifar10]
+                                          [--steps 3] [--warmup 1] [--threads N] [--device cpu] [--json FILE]
+
+For each searcher: its supernet and optimizers at the protocol's size (C=16, N=5, its batch size), then the
+searcher's own ``step`` timed on synthetic batches of the dataset's image shape (the data pipeline is not timed).
+Printed per searcher: wall seconds per step (and the process's CPU seconds per step: on a shared machine a wall
+time well above CPU time / threads means other processes took the cores), images/s (weight-batch images per
+second; each step also reads an architecture batch of the same size), the per-epoch valid pass (the searcher's ``valid_logits`` forward over the
+architecture split at the test batch size), and the projected wall time of a full search:
+
+    projected = epochs x (steps/epoch x s/step + valid images / valid images/s)
+
+plus the steps-only figure from wall time and from CPU time / threads (``(steps, cpu)``: close to what the steps
+take on an otherwise idle machine).
+
+A searcher without a ``step`` (ENAS trains per epoch) is timed by a function registered in ``STEP_TIMERS`` (name ->
+timer). Work done once per epoch besides the steps -- SETN / RANDOM-NAS / ENAS candidate scoring, ENAS' controller
+training -- is timed by a function in ``EPOCH_TIMERS`` on a few synthetic batches, scaled to the protocol's counts,
+and added to each epoch (column ``extra s/ep``). Not included: the data pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from algos import WEIGHT_SHARING_SEARCHERS, SearchContext, get_searcher
+from bench import Benchmark
+from search_space import Arch
+from supernet.runtime import describe_device, pick_device, seed_everything
+from supernet.search import Batch, OneShotRun, OneShotSearcher
+
+#: Images on each side of the search (PROTOCOLS.md 1.2): weight split, architecture (valid) split; input side.
+SPLIT_SIZES: dict[str, tuple[int, int, int, int]] = {
+    # dataset: (weight images, architecture images, image side, classes)
+    "cifar10": (25_000, 25_000, 32, 10),
+    "cifar100": (50_000, 5_000, 32, 100),
+    "ImageNet16-120": (151_700, 3_000, 16, 120),
+}
+
+#: How one search step of a searcher is run: (searcher, run, weight batch, architecture batch) -> None.
+StepTimer = Callable[[OneShotSearcher, OneShotRun, Batch, Batch], None]
+#: Timers for searchers whose work is not a `step` (ENAS registers its own here).
+STEP_TIMERS: dict[str, StepTimer] = {}
+#: Seconds of per-epoch work besides the steps: (searcher, run, batch(n) -> synthetic device batch) -> seconds.
+EpochTimer = Callable[[OneShotSearcher, OneShotRun, Callable[[int], Batch]], float]
+EPOCH_TIMERS: dict[str, EpochTimer] = {}
+
+
+@dataclass(frozen=True)
+class SyntheticData:
+    """What building a run needs from the data, without reading any."""
+
+    num_classes: int
+    image_size: int
+
+
+def default_timer(searcher: OneShotSearcher, run: OneShotRun, base: Batch, arch: Batch) -> None:
+    searcher.step(run, base, arch)
+
+
+def timer_for(searcher: OneShotSearcher) -> StepTimer | None:
+    if searcher.name in STEP_TIMERS:
+        return STEP_TIMERS[searcher.name]
+    if type(searcher).step is not OneShotSearcher.step:
+        return default_timer
+    return None
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(name: str, protocol: str = "nb201", dataset: str = "cifar10", steps: int = 3, warmup: int = 1,
+            device: torch.device | None = None, overrides: dict[str, str] | None = None, seed: int = 0
+            ) -> dict[str, Any]:
+    """Time ``steps`` search steps (after ``warmup``) and one valid batch of ``name`` at the protocol's size."""
+    if dataset not in SPLIT_SIZES:
+        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(SPLIT_SIZES)}")
+    cls = get_searcher(name)
+    cfg = cls.preset(protocol, overrides or {})
+    searcher = cls(cfg)
+    timer = timer_for(searcher)
+    if timer is None:
+        raise ValueError(f"{name} has no step() and no timer in STEP_TIMERS; register one to time it")
+    device = pick_device(None) if device is None else device
+    n_weight, n_valid, side, classes = SPLIT_SIZES[dataset]
+    seed_everything(seed)
+    ctx = SearchContext(bench=Benchmark.load(), dataset=dataset, seed=seed, rng=np.random.default_rng(seed))
+    run = searcher.build_run(ctx, SyntheticData(classes, side), device)  # type: ignore[arg-type]
+    g = torch.Generator().manual_seed(seed)
+
+    def batch(n: int) -> Batch:
+        x = torch.randn(n, 3, side, side, generator=g)
+        y = torch.randint(0, classes, (n,), generator=g)
+        return x.to(device), y.to(device)
+
+    run.lr = cfg.lr_at(0)
+    searcher.begin_epoch(run, 0)
+    pairs = [(batch(cfg.batch_size), batch(cfg.batch_size)) for _ in range(2)]
+    times, cpu_times = [], []
+    for i in range(warmup + steps):
+        base, arch = pairs[i % 2]
+        _sync(device)
+        t0, c0 = time.perf_counter(), time.process_time()
+        timer(searcher, run, base, arch)
+        _sync(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)
+    # the per-epoch valid pass, one test batch (eval mode, no gradients)
+    xv, _ = batch(cfg.test_batch_size)
+    cell = Arch.sample(ctx.rng)  # path-mode searchers evaluate a cell; DARTS and GDAS ignore it
+    run.network.eval()
+    with torch.no_grad():
+        searcher.valid_logits(run, xv, cell)  # warm-up
+        _sync(device)
+        t0 = time.perf_counter()
+        searcher.valid_logits(run, xv, cell)
+        _sync(device)
+        t_valid = time.perf_counter() - t0
+    step_s = float(np.median(times))
+    steps_per_epoch = math.ceil(n_weight / cfg.batch_size)
+    valid_s_per_epoch = (n_valid / cfg.test_batch_size) * t_valid
+    extra_s_per_epoch = EPOCH_TIMERS[name](searcher, run, batch) if name in EPOCH_TIMERS else 0.0
+    epoch_s = steps_per_epoch * step_s + valid_s_per_epoch + extra_s_per_epoch
+    return {
+        "algo": name, "protocol": protocol, "dataset": dataset, "device": describe_device(device),
+        "C": cfg.channels, "N": cfg.cells, "batch": cfg.batch_size, "test_batch": cfg.test_batch_size,
+        "epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch, "timed_steps": steps,
+        "step_s": step_s, "step_s_min": float(min(times)), "images_per_s": cfg.batch_size / step_s,
+        # CPU seconds of the process per step: on a shared machine, wall time / CPU time shows the contention
+        "step_cpu_s": float(np.median(cpu_times)), "threads": torch.get_num_threads(),
+        "valid_images_per_s": cfg.test_batch_size / t_valid, "valid_s_per_epoch": valid_s_per_epoch,
+        "extra_s_per_epoch": extra_s_per_epoch,
+        "projected_epoch_h": epoch_s / 3600, "projected_search_h": cfg.epochs * epoch_s / 3600,
+        "projected_steps_only_h": cfg.epochs * steps_per_epoch * step_s / 3600,
+        # the same from CPU time spread over the threads: what the steps would take with the cores to itself
+        "projected_steps_cpu_h": cfg.epochs * steps_per_epoch * float(np.median(cpu_times)) / torch.get_num_threads()
+        / 3600,
+    }
+
+
+# --- SETN, RANDOM-NAS, ENAS: candidate scoring and the controller ---------------------------------------------------
+def _per_candidate_s(run: OneShotRun, batch: Callable[[int], Batch], n: int, reps: int = 2) -> float:
+    """Seconds to score one candidate path on one batch of ``n`` images (`OneShotRun.score_candidates`)."""
+    stream = itertools.repeat(batch(n))
+    cell = Arch.sample(np.random.default_rng(0))
+    run.score_candidates([cell], stream)  # warm-up
+    _sync(run.device)
+    t0 = time.perf_counter()
+    run.score_candidates([cell] * reps, stream)
+    _sync(run.device)
+    return (time.perf_counter() - t0) / reps
+
+
+def _setn_epoch(searcher: OneShotSearcher, run: OneShotRun, batch: Callable[[int], Batch]) -> float:
+    from algos.setn import top_k_by_log_prob
+
+    cfg = searcher.config
+    t0 = time.perf_counter()
+    top_k_by_log_prob(run.alpha(), cfg.candidates)
+    rank_s = time.perf_counter() - t0
+    return rank_s + cfg.candidates * _per_candidate_s(run, batch, cfg.test_batch_size)
+
+
+def _random_nas_epoch(searcher: OneShotSearcher, run: OneShotRun, batch: Callable[[int], Batch]) -> float:
+    cfg = searcher.config
+    return cfg.candidates * _per_candidate_s(run, batch, cfg.test_batch_size)
+
+
+def _enas_step(searcher: OneShotSearcher, run: OneShotRun, base: Batch, arch: Batch) -> None:
+    searcher.shared_step(run, base, arch)  # type: ignore[attr-defined]
+
+
+def _enas_epoch(searcher: OneShotSearcher, run: OneShotRun, batch: Callable[[int], Batch]) -> float:
+    """One controller update (``controller_aggregate`` samples) timed, times ``controller_steps``, plus the per-epoch
+    choice among ``epoch_candidates`` samples."""
+    cfg = searcher.config
+    n = cfg.batch_size if cfg.reward_data == "controller" else cfg.test_batch_size
+    stream = itertools.repeat(batch(n))
+    warm = type(searcher)(dataclasses.replace(cfg, controller_steps=1, controller_aggregate=1))
+    warm.train_controller(run, 0, stream)  # type: ignore[attr-defined]
+    one_update = type(searcher)(dataclasses.replace(cfg, controller_steps=1))
+    _sync(run.device)
+    t0 = time.perf_counter()
+    one_update.train_controller(run, 0, stream)  # type: ignore[attr-defined]
+    _sync(run.device)
+    update_s = time.perf_counter() - t0
+    return cfg.controller_steps * update_s + cfg.epoch_candidates * _per_candidate_s(run, batch, n)
+
+
+STEP_TIMERS["enas"] = _enas_step
+EPOCH_TIMERS.update({"setn": _setn_epoch, "random-nas": _random_nas_epoch, "enas": _enas_epoch})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runners.perf_weight_sharing", description=__doc__.split("\n")[0])
+    parser.add_argument("--algos", default="darts-v1,darts-v2,gdas",
+                        help=f"comma-separated; 'all' = {','.join(WEIGHT_SHARING_SEARCHERS)}")
+    parser.add_argument("--protocol", default="nb201", choices=("nb201", "nats"))
+    parser.add_argument("--dataset", default="cifar10", choices=tuple(SPLIT_SIZES))
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when present)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    names = list(WEIGHT_SHARING_SEARCHERS) if args.algos == "all" else [a.strip() for a in args.algos.split(",")]
+    for n in names:
+        if n not in WEIGHT_SHARING_SEARCHERS:
+            raise SystemExit(f"unknown weight-sharing algorithm {n!r}; valid: {', '.join(WEIGHT_SHARING_SEARCHERS)}")
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key] = value
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    rows = []
+    print(f"# {describe_device(device)}; protocol {args.protocol}; dataset {args.dataset}; "
+          f"median of {args.steps} steps after {args.warmup} warm-up")
+    print(f"{'algo':<11} {'C':>3} {'N':>2} {'batch':>5} {'s/step':>8} {'cpu s':>7} {'img/s':>8} {'valid img/s':>11} "
+          f"{'steps/ep':>8} {'extra s/ep':>10} {'epochs':>6} {'h/epoch':>8} {'search h':>9} {'(steps only)':>12} "
+          f"{'(steps, cpu)':>12}")
+    for n in names:
+        r = measure(n, args.protocol, args.dataset, args.steps, args.warmup, device, overrides)
+        rows.append(r)
+        print(f"{n:<11} {r['C']:>3} {r['N']:>2} {r['batch']:>5} {r['step_s']:>8.3f} {r['step_cpu_s']:>7.3f} "
+              f"{r['images_per_s']:>8.1f} "
+              f"{r['valid_images_per_s']:>11.1f} {r['steps_per_epoch']:>8} {r['extra_s_per_epoch']:>10.1f} "
+              f"{r['epochs']:>6} "
+              f"{r['projected_epoch_h']:>8.2f} {r['projected_search_h']:>9.1f} {r['projected_steps_only_h']:>12.1f} "
+              f"{r['projected_steps_cpu_h']:>12.1f}")
+    if args.json:
+        from runners.layout import write_json
+
+        write_json(args.json, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

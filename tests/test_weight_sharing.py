@@ -1,0 +1,238 @@
+"""The weight-sharing machinery and DARTS-V1 / DARTS-V2 / GDAS, at toy sizes on the offline smoke data (CPU).
+
+- the protocol presets and the per-epoch cosine LR (incl. ENAS' never-reset oscillation) and GDAS' tau;
+- each searcher runs end to end and records what the protocol asks for;
+- DARTS-V2's architecture gradient equals the exact second-order gradient (autograd through the unrolled step);
+- a run killed mid-epoch (SIGKILL) and started again ends bit-for-bit like an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from algos import SearchContext, get_searcher
+from algos.darts_v2 import loss_on, unrolled_alpha_grad
+from search_space import Arch
+from supernet.checkpoint import checkpoint_path
+from supernet.network import Supernet, SupernetConfig
+from supernet.protocol import OneShotConfig, cosine_lr, protocol_settings, smoke
+from supernet.runtime import seed_everything
+from supernet.search import argmax_arch, comparable_rows, supernet_config
+
+MINE = ("darts-v1", "darts-v2", "gdas")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Toy nets on a shared 2-core machine run far faster on one thread (and results depend on the count)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(name: str, **extra):
+    """A smoke-sized config of ``name``: 2 epochs of 2 steps, one valid batch."""
+    cls = get_searcher(name)
+    return cls, smoke(cls.PRESETS["nb201"], **{"epochs": 2, "steps_per_epoch": 2, "valid_batches": 1, **extra})
+
+
+def context(bench, seed: int = 5, run_dir: Path | None = None, progress=None) -> SearchContext:
+    return SearchContext(bench=bench, dataset="cifar10", seed=seed, rng=np.random.default_rng(seed), run_dir=run_dir,
+                         progress=progress)
+
+
+# --- protocol ---------------------------------------------------------------------------------------------------
+def test_presets_follow_the_protocol_tables():
+    d1 = get_searcher("darts-v1").PRESETS["nb201"]
+    assert (d1.epochs, d1.batch_size, d1.lr, d1.eta_min, d1.weight_decay, d1.grad_clip) == (50, 64, 0.025, 0.001,
+                                                                                               5e-4, 5.0)
+    assert (d1.momentum, d1.nesterov, d1.channels, d1.cells, d1.affine) == (0.9, True, 16, 5, False)
+    assert (d1.arch_lr, d1.arch_betas, d1.arch_weight_decay) == (3e-4, (0.5, 0.999), 1e-3)
+    assert get_searcher("gdas").PRESETS["nb201"].epochs == 250
+    assert get_searcher("darts-v2").PRESETS["nb201"].unroll_r == 0.01
+    nats = get_searcher("gdas").PRESETS["nats"]
+    assert (nats.epochs, nats.grad_clip, nats.track_running_stats, nats.affine, nats.test_batch_size,
+            nats.candidates) == (100, None, False, False, 512, 100)
+    assert protocol_settings("setn", "nb201")["grad_clip"] is None
+    enas = OneShotConfig(**protocol_settings("enas", "nb201"))
+    assert (enas.lr, enas.eta_min, enas.t_max, enas.weight_decay, enas.batch_size) == (0.05, 5e-4, 10, 2.5e-4, 128)
+    with pytest.raises(ValueError, match="valid: nb201, nats"):
+        protocol_settings("gdas", "nb202")
+    # overrides from the command line are typed; BN=0 is the track_running_stats switch
+    cfg = get_searcher("gdas").preset("nb201", {"track_running_stats": "0", "grad_clip": "none", "epochs": "7"})
+    assert (cfg.track_running_stats, cfg.grad_clip, cfg.epochs) == (False, None, 7)
+    s = smoke(d1)
+    assert s.size == "smoke" and s.channels < 16 and d1.size == "protocol"
+    for bad, match in (({"epochs": "0"}, "epochs=0"), ({"grad_clip": "-1"}, "grad_clip"),
+                       ({"momentum": "1"}, "momentum"), ({"tau_min": "0"}, "tau_min")):
+        with pytest.raises(ValueError, match=match):
+            get_searcher("gdas").preset("nb201", bad)
+
+
+def test_cosine_schedule_per_epoch_and_enas_oscillation():
+    d1 = get_searcher("darts-v1").PRESETS["nb201"]
+    lrs = [d1.lr_at(e) for e in range(d1.epochs)]
+    assert lrs[0] == pytest.approx(0.025)
+    assert lrs[-1] == pytest.approx(0.001 + 0.024 * (1 + math.cos(math.pi * 49 / 50)) / 2)
+    assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))  # T_max = epochs: monotone, ends above eta_min
+    enas = OneShotConfig(**protocol_settings("enas", "nb201"))
+    lr = np.array([enas.lr_at(e) for e in range(enas.epochs)])
+    assert lr[0] == pytest.approx(0.05) and lr[10] == pytest.approx(5e-4) and lr[20] == pytest.approx(0.05)
+    np.testing.assert_allclose(lr[20:], lr[:-20], rtol=0, atol=1e-15)  # period 20, no warm restart jump at 10
+    assert lr[11] == pytest.approx(lr[9])  # it climbs back up after t_max
+    assert cosine_lr(5, 1.0, 0.0, 10) == pytest.approx(0.5)
+
+
+def test_gdas_tau_falls_linearly_from_10_to_0_1():
+    cfg = get_searcher("gdas").PRESETS["nb201"]
+    taus = [cfg.tau_at(e) for e in range(cfg.epochs)]
+    assert taus[0] == 10.0 and taus[-1] == pytest.approx(0.1)
+    np.testing.assert_allclose(np.diff(taus), -9.9 / 249)
+
+
+# --- end to end -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", MINE)
+def test_searcher_runs_end_to_end_on_smoke_data(name, default_bench, tmp_path):
+    cls, cfg = tiny(name)
+    assert cls.name == name and cls.kind == "weight-sharing"
+    result = cls(cfg).search(context(default_bench, run_dir=tmp_path))
+    rows = result.trace.rows
+    assert [r["epoch"] for r in rows] == [0, 1]
+    assert [r["lr"] for r in rows] == [cfg.lr_at(0), cfg.lr_at(1)]
+    for r in rows:
+        assert Arch.from_str(r["arch"]).index == r["arch_index"]
+        assert r["cifar10_valid"] == default_bench.reported(r["arch_index"], "cifar10")["valid"]
+        assert set(r) >= {"train_loss", "train_acc", "arch_loss", "arch_acc", "valid_loss", "valid_acc",
+                          "cifar100_valid", "ImageNet16-120_test", "epoch_seconds"}
+        assert 0 <= r["train_acc"] <= 100 and r["train_loss"] > 0 and r["arch_loss"] > 0
+    # reported = the last epoch's argmax of alpha; alpha moved away from its 1e-3 init
+    alpha = torch.tensor(result.info["alpha"])
+    assert result.arch == argmax_arch(alpha) and str(result.arch) == rows[-1]["arch"]
+    seed_everything(5)  # the loop's start: seed, then the supernet (reading the data touches no torch RNG)
+    alpha0 = Supernet(supernet_config(cfg, 10)).alpha.detach()
+    moved = (alpha - alpha0).abs().max()
+    assert 0.1 * cfg.arch_lr < moved < 4 * 4 * cfg.arch_lr  # 4 Adam steps of ~lr each (betas (0.5, 0.999))
+    assert result.info["size"] == "smoke" and result.info["smoke"] and result.info["bn"] == 1
+    assert result.info["best_valid_epoch"]["epoch"] in (0, 1)
+    if name == "gdas":
+        assert [r["tau"] for r in rows] == [10.0, pytest.approx(0.1)]
+    assert checkpoint_path(tmp_path).is_file()
+
+
+# --- DARTS-V2's gradient ----------------------------------------------------------------------------------------
+class SmoothMixture(nn.Module):
+    """A stand-in with DARTS' structure (softmax(alpha)-weighted ops, separate weights) and smooth ops, so the
+    finite difference at the protocol's r = 0.01 is accurate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops = nn.ModuleList(nn.Linear(5, 5) for _ in range(3))
+        self.head = nn.Linear(5, 4)
+        self.alpha = nn.Parameter(torch.randn(1, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.alpha.softmax(dim=-1)[0]
+        return self.head(sum(w[k] * torch.tanh(op(x)) for k, op in enumerate(self.ops)))
+
+
+def exact_unrolled_grad(model, names, alpha, base, arch, lr, momentum, wd, buffers, criterion):
+    """d/d alpha of L_valid(w - lr (momentum buf + grad_w L_train(w, alpha) + wd w), alpha), by autograd."""
+    weights = [dict(model.named_parameters())[n] for n in names]
+    g = torch.autograd.grad(criterion(model(base[0]), base[1]), weights, create_graph=True)
+    virtual = {n: w - lr * (momentum * b + gw + wd * w) for n, w, gw, b in zip(names, weights, g, buffers, strict=True)}
+    return torch.autograd.grad(criterion(functional_call(model, virtual, (arch[0],)), arch[1]), [alpha])[0]
+
+
+@pytest.mark.parametrize("which", ["smooth-stand-in", "tiny-supernet"])
+def test_darts_v2_gradient_matches_exact_second_order(which):
+    torch.manual_seed(0)
+    crit = nn.CrossEntropyLoss()
+    with torch.random.fork_rng():
+        torch.set_default_dtype(torch.float64)
+        try:
+            if which == "smooth-stand-in":
+                model, r = SmoothMixture(), 0.01  # the protocol's r
+                base = (torch.randn(8, 5), torch.randint(0, 4, (8,)))
+                arch = (torch.randn(8, 5), torch.randint(0, 4, (8,)))
+            else:
+                # ReLU kinks make the r = 0.01 difference coarse on a tiny net; the formula is checked at small r
+                model, r = Supernet(SupernetConfig(num_classes=3, C=2, N=1, track_running_stats=False)), 1e-5
+                model.set_mode("mixture")
+                with torch.no_grad():
+                    model.alpha.normal_()
+                base = (torch.randn(4, 3, 8, 8), torch.randint(0, 3, (4,)))
+                arch = (torch.randn(4, 3, 8, 8), torch.randint(0, 3, (4,)))
+        finally:
+            torch.set_default_dtype(torch.float32)
+        names = [n for n, _ in model.named_parameters() if n != "alpha"]
+        buffers = [0.1 * torch.randn_like(p) for n, p in model.named_parameters() if n != "alpha"]
+        lr, momentum, wd = 0.05, 0.9, 5e-4
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        (approx,), _, _ = unrolled_alpha_grad(model, names, [model.alpha], loss_on(model, crit, *base),
+                                              loss_on(model, crit, *arch), lr, momentum, wd, buffers, r=r)
+        exact = exact_unrolled_grad(model, names, model.alpha, base, arch, lr, momentum, wd, buffers, crit)
+        # the first-order gradient (what DARTS-V1 uses) at the same virtual weights, to show the term matters
+        first = exact_unrolled_grad(model, names, model.alpha, base, arch, 0.0, momentum, wd, buffers, crit)
+    for n, p in model.named_parameters():  # the real weights are untouched by the virtual and perturbed steps
+        assert torch.equal(p.detach(), before[n])
+    scale = exact.abs().max()
+    assert (approx - exact).abs().max() <= 1e-4 * scale
+    assert (first - exact).abs().max() > 1e-2 * scale
+
+
+# --- resume after a kill ----------------------------------------------------------------------------------------
+def run_and_kill(cls, cfg, ctx: SearchContext, kill_at: float) -> int:
+    """Run the search in a forked child that SIGKILLs itself (no cleanup, no flush) once ``kill_at`` epochs are done;
+    returns the child's wait status. Forking keeps the already imported modules, so this costs no start-up time."""
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            def progress(done: float, total: float) -> None:
+                if done >= kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+            cls(cfg).search(dataclasses.replace(ctx, progress=progress))
+        finally:
+            os._exit(3)  # reached only if the kill did not happen
+    _, status = os.waitpid(pid, 0)
+    return status
+
+
+@pytest.mark.parametrize("name", ["gdas", "darts-v2"])  # Gumbel draws; the unrolled step reads SGD's momentum
+def test_resume_after_kill_equals_uninterrupted(name, default_bench, tmp_path):
+    cls = get_searcher(name)
+    cfg = smoke(cls.PRESETS["nb201"], epochs=3, steps_per_epoch=2, valid_batches=1)
+    straight = cls(cfg).search(dataclasses.replace(context(default_bench, seed=11), run_dir=tmp_path / "straight"))
+
+    killed = tmp_path / "killed"
+    status = run_and_kill(cls, cfg, context(default_bench, seed=11, run_dir=killed), kill_at=2.5)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL  # killed in the middle of epoch 3
+    saved = torch.load(checkpoint_path(killed), weights_only=False)
+    assert saved["epoch"] == 2 and len(saved["trace"]) == 2
+
+    resumed = cls(cfg).search(dataclasses.replace(context(default_bench, seed=11), run_dir=killed))
+    assert resumed.info["resumed_from_epoch"] == 2
+    assert resumed.arch == straight.arch
+    assert resumed.info["alpha"] == straight.info["alpha"]  # bit for bit (lists of Python floats)
+    assert comparable_rows(resumed.trace) == comparable_rows(straight.trace)
+    a = torch.load(checkpoint_path(killed), weights_only=False)["network"]
+    b = torch.load(checkpoint_path(tmp_path / "straight"), weights_only=False)["network"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    # a finished run started again returns the same result without training; other settings refuse the folder
+    again = cls(cfg).search(dataclasses.replace(context(default_bench, seed=11), run_dir=killed))
+    assert again.arch == straight.arch and comparable_rows(again.trace) == comparable_rows(straight.trace)
+    other = dataclasses.replace(cfg, lr=0.1)
+    with pytest.raises(ValueError, match="lr"):
+        cls(other).search(dataclasses.replace(context(default_bench, seed=11), run_dir=killed))
