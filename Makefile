@@ -26,6 +26,14 @@ DEVICE ?=
 SET ?=
 OPTIONS ?=
 SMOKE ?= 0
+BN ?=
+DATA ?=
+SPLITS ?=
+ARCH ?= resnet
+FROM ?= 0
+TO ?= 389
+SCHEDULES ?= 12 200
+GEN_SETTINGS ?= cifar10-valid cifar10 cifar100 ImageNet16-120
 
 RUN_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" \
 	$(if $(BENCH),--bench "$(BENCH)") \
@@ -38,13 +46,15 @@ RUN_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" \
 	$(if $(filter 1,$(SMOKE)),--smoke) \
 	$(if $(DEVICE),--device "$(DEVICE)") \
 	$(foreach s,$(SET),--set "$(s)") \
-	$(foreach s,$(OPTIONS),--option "$(s)")
+	$(foreach s,$(OPTIONS),--option "$(s)") \
+	$(if $(DATA),--option "data_dir=$(DATA)") \
+	$(if $(SPLITS),--option "splits_dir=$(SPLITS)")
 REPORT_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" $(if $(BENCH),--bench "$(BENCH)")
-CHECK_FLAGS = @for v in "GPU=$(GPU)" "SMOKE=$(SMOKE)"; do case "$${v\#*=}" in 0|1) ;; \
+CHECK_FLAGS = @for v in "GPU=$(GPU)" "SMOKE=$(SMOKE)" $(if $(BN),"BN=$(BN)"); do case "$${v\#*=}" in 0|1) ;; \
 	*) echo "error: invalid $${v%%=*}='$${v\#*=}'; valid: 0, 1" >&2; exit 2;; esac; done
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint $(QUERY_ALGOS) $(WS_ALGOS) batch table plot all
+.PHONY: help venv test lint $(QUERY_ALGOS) $(WS_ALGOS) batch table plot all train-arch bench-gen
 
 help:  ## list the targets and variables
 	@grep -hE '^[a-zA-Z0-9_ -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -74,9 +84,27 @@ test: $(STAMP)  ## run the test suite (installs first)
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check .
 
-$(QUERY_ALGOS) $(WS_ALGOS): $(STAMP)
+$(QUERY_ALGOS): $(STAMP)
 	$(CHECK_FLAGS)
+	@if [ -n "$(BN)" ]; then echo "error: BN=$(BN) applies to the weight-sharing searchers ($(WS_ALGOS)), not $@" >&2; exit 2; fi
 	$(PY) -m runners run $@ --dataset "$(DATASET)" --seed "$(SEED)" $(RUN_OPTS)
+
+# BN=0|1: the original scripts' BN switch (1 = running statistics, 0 = batch statistics), recorded with the protocol.
+$(WS_ALGOS): $(STAMP)
+	$(CHECK_FLAGS)
+	$(PY) -m runners run $@ --dataset "$(DATASET)" --seed "$(SEED)" $(RUN_OPTS) \
+		$(if $(BN),--set "track_running_stats=$(BN)")
+
+# --- building a benchmark (bench.generate) -----------------------------------------------------------------
+GEN_SEEDS = $(if $(filter-out -1,$(SEEDS)),$(SEEDS),777 888 999)
+GEN_OPTS = --seeds $(GEN_SEEDS) --schedules $(SCHEDULES) --settings $(GEN_SETTINGS) \
+	$(if $(DATA),--data-dir "$(DATA)") $(if $(SPLITS),--splits-dir "$(SPLITS)") $(if $(DEVICE),--device "$(DEVICE)")
+
+train-arch: $(STAMP)  ## train one cell (ARCH=resnet|INDEX) on the benchmark's settings, seeds, schedules; merge
+	$(PY) -m bench.generate build "$(RESULTS)/generate/arch-$(ARCH)" --archs "$(ARCH)" $(GEN_OPTS)
+
+bench-gen: $(STAMP)  ## train cells FROM..TO (inclusive) and merge into RESULTS/generate/FROM-TO/benchmark.nbt.npz
+	$(PY) -m bench.generate build "$(RESULTS)/generate/$(FROM)-$(TO)" --archs "$(FROM)..$(TO)" $(GEN_OPTS)
 
 batch: $(STAMP)  ## ALGOS x DATASETS x SEEDS on dask, then table and plots
 	$(CHECK_FLAGS)
@@ -91,4 +119,4 @@ plot: $(STAMP)  ## results/PROTOCOL/plots/*.{png,pdf} from the finished runs
 all: batch  ## every algorithm, dataset and the paper's seeds, then table and plots
 
 .DEFAULT:
-	@echo "error: unknown target '$@'; valid: $(QUERY_ALGOS) $(WS_ALGOS) batch table plot all venv test lint help" >&2; exit 2
+	@echo "error: unknown target '$@'; valid: $(QUERY_ALGOS) $(WS_ALGOS) batch table plot all train-arch bench-gen venv test lint help" >&2; exit 2

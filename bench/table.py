@@ -20,13 +20,13 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from bench.atomic import atomic_open
 from search_space import NUM_ARCHS
 
 FORMAT = "nb201-harness-table"
@@ -143,19 +143,8 @@ class Table:
             "info": self.info,
             "sha256": {k: _digest(v) for k, v in arrays.items()},
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Not mkstemp: its files are 0600; mode 0666 here lets the umask decide, as for any file the user writes.
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays, **{META: np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)})
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path) as fh:
+            np.savez(fh, **arrays, **{META: np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)})
         return path
 
     @classmethod

@@ -8,12 +8,12 @@ a checkpoint resumes from it (`load_checkpoint`); one whose settings differ from
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from bench.atomic import write_atomic
 
 CHECKPOINT = "checkpoint.pt"
 #: Bumped when the layout of the saved dict changes; an old file then raises instead of resuming wrongly.
@@ -26,20 +26,9 @@ def checkpoint_path(run_dir: Path | str) -> Path:
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write ``state`` (tensors, state dicts, plain values) to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save({"format": FORMAT, **state}, buf)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.getbuffer())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, buf.getbuffer(), durable=True)
 
 
 def load_checkpoint(path: Path, expect: dict[str, Any]) -> dict[str, Any] | None:
