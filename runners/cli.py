@@ -1,6 +1,7 @@
 """``python -m runners run|batch|table|plot``: the command line behind the Makefile targets.
 
-Bad values exit with status 2 and a message naming the valid choices, without a traceback.
+Bad values exit with status 2 and a message naming the valid choices, without a traceback. A results folder that
+cannot be written (disk full, read-only) exits with status 1 and a message naming the folder and the errno.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import algos
 from algos.base import PROTOCOLS
 from bench import SEARCH_DATASETS, SUBSTITUTES
 from runners.batch import DEFAULT_CHUNK, BatchSummary, run_batch, summary_dir_for
-from runners.layout import DEFAULT_RESULTS, protocol_dir
+from runners.layout import DEFAULT_RESULTS, StorageError, check_writable, protocol_dir
 from runners.plan import UsageError, check_count, check_protocol, parse_options, plan_runs
 from runners.run import RunSpec, execute
 from runners.seeds import DEFAULT_MASTER_SEED
@@ -84,6 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        print(f"error: {exc}\nStopped. Every file is written to a temporary name and renamed, so no result, trace "
+              "or table was left half-written; fix the folder (free space, permissions) and run the same command "
+              "again: finished runs are skipped.", file=sys.stderr)
+        return 1
 
 
 def _int(what: str, raw: str | None, minimum: int) -> int | None:
@@ -130,6 +136,7 @@ def _loud(notes: list[str]) -> None:
 
 def _run_one(spec: RunSpec, progress: bool) -> BatchSummary:
     """One run in this process, with a progress bar for long (weight-sharing) searches."""
+    check_writable(Path(spec.results))
     if spec.seed_origin.get("how") == "drawn":
         print(f"seed -1: drew seed {spec.seed} (recorded in config.json; to resume this run after an interruption, "
               f"run again with SEED={spec.seed})", file=sys.stderr)

@@ -8,6 +8,7 @@ never half of one; a folder without ``result.json`` is an unfinished run and is 
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -48,24 +49,73 @@ def read_result(folder: Path) -> dict[str, Any] | None:
 
 
 # --- atomic writes -------------------------------------------------------------------------------------------
+class StorageError(OSError):
+    """The results folder cannot be written (disk full, read-only, no permission, a file where a folder should be).
+
+    Fatal for a batch: every later run would fail the same way, so the batch stops instead of recording each run
+    as failed. Keeps ``errno`` and ``filename`` of the underlying error; the message names the folder and errno."""
+
+    def __init__(self, folder: Path, exc: OSError, doing: str = "write") -> None:
+        code = exc.errno
+        name = errno.errorcode.get(code, "?") if code is not None else "no errno"
+        reason = exc.strerror or str(exc)
+        super().__init__(code, f"cannot {doing} in the folder {str(folder)!r}: [Errno {code} {name}] "
+                               f"{reason}" + (f" ({exc.filename})" if exc.filename else ""))
+        self.folder = Path(folder)
+        self.filename = exc.filename
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+    def __reduce__(self) -> tuple:  # pickles (dask sends it back from a worker) as the same message and errno
+        return (_rebuild_storage_error, (str(self.folder), self.errno, self.strerror, self.filename))
+
+
+def _rebuild_storage_error(folder: str, code: int | None, message: str, filename: str | None) -> StorageError:
+    err = StorageError.__new__(StorageError)
+    OSError.__init__(err, code, message)
+    err.folder, err.filename = Path(folder), filename
+    return err
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` and a file in it, or raise `StorageError` before any run starts (a permission check by
+    mode bits would be wrong for root and on network file systems; only a real write tells)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise StorageError(folder, exc, "create files") from exc
+
+
 def write_atomic(path: Path, data: str | bytes, durable: bool = False) -> None:
     """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``.
 
     The rename makes the write atomic for any reader and against a killed process (the batch's failure mode).
     ``durable`` also fsyncs, against a power cut; per-run files skip it (it would triple a query-only run's time)
-    and readers instead treat an unreadable ``result.json`` as an unfinished run."""
+    and readers instead treat an unreadable ``result.json`` as an unfinished run. Any OS error (a full disk, a
+    read-only folder) leaves the old file, or none, never part of one, and is raised as `StorageError`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode() if isinstance(data, str) else data)
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, StorageError):
+            raise StorageError(path.parent, exc, f"write {path.name}") from exc
         raise
 
 

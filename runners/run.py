@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import platform
+import socket
 import sys
 import time
 import traceback
@@ -31,6 +33,7 @@ from runners.layout import (
     RESULT,
     STATE,
     TRACE,
+    StorageError,
     is_finished,
     run_dir,
     write_atomic,
@@ -142,17 +145,24 @@ def _git_commit() -> str:
 
 # --- running -------------------------------------------------------------------------------------------------
 def execute(spec: RunSpec, progress: Callable[[float, float], None] | None = None) -> RunStatus:
-    """Run ``spec`` unless it is finished; a run that raises leaves its traceback in ``error.txt``."""
+    """Run ``spec`` unless it is finished; a run that raises leaves its traceback in ``error.txt``.
+
+    A results folder that cannot be written (`StorageError`: disk full, read-only) is not the run's fault and would
+    fail every later run the same way: it propagates, so that the batch stops with one clear error."""
     folder = spec.folder
     if is_finished(folder):
         return RunStatus(spec.algo, spec.dataset, spec.seed, str(folder), "skipped")
     t0 = time.perf_counter()
     try:
         _execute(spec, folder, progress)
-    except Exception:  # noqa: BLE001 - one failed run must not stop a batch; its traceback is kept in its folder
+    except StorageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one failed run must not stop a batch; its traceback is kept in its folder
         tb = traceback.format_exc()
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(folder / ERROR, tb)
+        try:
+            write_atomic(folder / ERROR, tb)
+        except StorageError as err:  # e.g. the searcher's checkpoint filled the disk: the folder is the problem
+            raise err from exc
         return RunStatus(spec.algo, spec.dataset, spec.seed, str(folder), "failed", tb, time.perf_counter() - t0)
     return RunStatus(spec.algo, spec.dataset, spec.seed, str(folder), "finished", None, time.perf_counter() - t0)
 
@@ -166,8 +176,11 @@ def _execute(spec: RunSpec, folder: Path, progress: Callable[[float, float], Non
     cls = load_searcher(spec.module)
     config = cls.preset(spec.protocol, spec.overrides)
     bench = load_bench(spec.bench)
-    folder.mkdir(parents=True, exist_ok=True)
-    _clear_stale(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _clear_stale(folder)
+    except OSError as exc:
+        raise StorageError(folder, exc, "create the run folder") from exc
     record = _config_record(spec, cls, config, bench)
     write_json(folder / CONFIG, record)
     state = None
@@ -255,6 +268,8 @@ def _config_record(spec: RunSpec, cls: type[Searcher], config: Any, bench: Bench
         "versions": versions(),
         "command": spec.command,
         "started_at": _now(),
+        # where this attempt runs: on a cluster, which machine; a retried run shows its last attempt's
+        "process": {"host": socket.gethostname(), "pid": os.getpid()},
     }
 
 
