@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench import atomic
+
 CONFIG = "config.json"
 TRACE = "trace.csv"
 RESULT = "result.json"
@@ -101,22 +103,12 @@ def write_atomic(path: Path, data: str | bytes, durable: bool = False) -> None:
     and readers instead treat an unreadable ``result.json`` as an unfinished run. Any OS error (a full disk, a
     read-only folder) leaves the old file, or none, never part of one, and is raised as `StorageError`."""
     path = Path(path)
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode() if isinstance(data, str) else data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError) and not isinstance(exc, StorageError):
-            raise StorageError(path.parent, exc, f"write {path.name}") from exc
-        raise
+        atomic.write_atomic(path, data, durable)
+    except OSError as exc:
+        if isinstance(exc, StorageError):
+            raise
+        raise StorageError(path.parent, exc, f"write {path.name}") from exc
 
 
 def write_json(path: Path, obj: Any) -> None:
