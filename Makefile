@@ -19,6 +19,7 @@ ALGOS ?= $(QUERY_ALGOS) $(WS_ALGOS)
 DATASETS ?= cifar10 cifar100 ImageNet16-120
 SEEDS ?= -1
 RUNS ?=
+WS_RUNS ?=
 WORKERS ?=
 SCHEDULER ?=
 GPU ?= 0
@@ -40,6 +41,7 @@ RUN_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" \
 	$(foreach s,$(SUBSTITUTES),--substitute "$(s)") \
 	$(if $(MASTER_SEED),--master-seed "$(MASTER_SEED)") \
 	$(if $(RUNS),--runs "$(RUNS)") \
+	$(if $(WS_RUNS),--ws-runs "$(WS_RUNS)") \
 	$(if $(WORKERS),--workers "$(WORKERS)") \
 	$(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
 	$(if $(filter 1,$(GPU)),--gpu) \
@@ -64,7 +66,7 @@ help:  ## list the targets and variables
 	@echo "    from MASTER_SEED, or one random weight-sharing seed)   PROTOCOL=nb201|nats ($(PROTOCOL))"
 	@echo "  BENCH= benchmark source: .pth, NATS file, CSV or table (empty: the embedded default)"
 	@echo "  SUBSTITUTES= documented substitutes (empty with the embedded default: the set it needs, announced)"
-	@echo "  MASTER_SEED= RUNS= (runs for seed -1) RESULTS=$(RESULTS) DEVICE= GPU=0|1 SMOKE=0|1 (CPU-sized"
+	@echo "  MASTER_SEED= RUNS= / WS_RUNS= (query-only / weight-sharing runs for seed -1) RESULTS=$(RESULTS) DEVICE= GPU=0|1 SMOKE=0|1 (CPU-sized"
 	@echo "    weight-sharing smoke runs)"
 	@echo "  SET='key=value ...' (hyper-parameters)  OPTIONS='key=value ...' (runner options, e.g. data_dir=PATH)"
 	@echo "  batch: ALGOS='$(ALGOS)' DATASETS='$(DATASETS)' SEEDS=$(SEEDS) WORKERS= SCHEDULER=tcp://host:port"

@@ -32,8 +32,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", default=str(DEFAULT_RESULTS), help="results folder (default results)")
     p.add_argument("--master-seed", default=str(DEFAULT_MASTER_SEED),
                    help=f"master seed of derived seed sets (default {DEFAULT_MASTER_SEED})")
-    p.add_argument("--runs", default=None, help="runs that seed -1 stands for (default: 500 query-only, 3 "
-                   "weight-sharing in a batch)")
+    p.add_argument("--runs", default=None, help="query-only runs that seed -1 stands for (default 500)")
+    p.add_argument("--ws-runs", default=None, help="weight-sharing runs that seed -1 stands for in a batch "
+                   "(default 3)")
     p.add_argument("--workers", default=None, help="local dask workers (default: one per core; 0 runs in this "
                    "process without dask)")
     p.add_argument("--scheduler", default=None, help="use an existing dask cluster, tcp://host:port "
@@ -103,6 +104,7 @@ def _run(args: argparse.Namespace) -> int:
     seeds = _split(args.seeds) if batch else [args.seed]
     master = _int("master seed", args.master_seed, 0)
     runs = _int("number of runs", args.runs, 1)
+    ws_runs = _int("number of weight-sharing runs", args.ws_runs, 1)
     workers = _int("number of workers", args.workers, 0)
     chunk = _int("chunk size", args.chunk, 1)
     options = parse_options(args.options)
@@ -110,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
         options["device"] = args.device
     specs, notes = plan_runs(algo_names, datasets, seeds, args.protocol, results=args.results, bench=args.bench,
                              substitutes=_split(args.substitute), overrides=args.overrides, master_seed=master,
-                             runs=runs, options=options, batch=batch, nb201_ws_cifar10_only=batch,
+                             runs=runs, ws_runs=ws_runs, options=options, batch=batch, nb201_ws_cifar10_only=batch,
                              smoke=args.smoke)
     _loud(notes)
     if len(specs) == 1 and not args.scheduler:

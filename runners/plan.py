@@ -168,17 +168,22 @@ def resolve_substitutes(source: str | None, names: Sequence[str] | None) -> tupl
     return (), "none"
 
 
-def seeds_for(algo: Algo, seed: int, *, runs: int | None, master_seed: int, batch: bool) -> list[tuple[int, dict]]:
+def seeds_for(algo: Algo, seed: int, *, runs: int | None, master_seed: int, batch: bool,
+              ws_runs: int | None = None) -> list[tuple[int, dict]]:
     """The (seed, origin) of each run that ``seed`` stands for.
 
     Query-only, ``-1``: the paper's 500 runs (``runs`` to change), seeds derived from ``master_seed``.
     Weight-sharing, ``-1``: one seed drawn at random in 1..100000 as the original scripts do; in a batch, the
-    paper's 3 runs with seeds derived from ``master_seed`` (so that re-running the batch skips finished runs).
+    paper's 3 runs (``ws_runs`` to change) with seeds derived from ``master_seed`` (so that re-running the batch
+    skips finished runs).
     """
     if seed >= 0:
         return [(seed, {"how": "given"})]
     if algo.kind == "query" or batch:
-        n = runs if runs is not None else (QUERY_RUNS if algo.kind == "query" else WEIGHT_SHARING_RUNS)
+        if algo.kind == "query":
+            n = runs if runs is not None else QUERY_RUNS
+        else:
+            n = ws_runs if ws_runs is not None else WEIGHT_SHARING_RUNS
         derived = derive_seeds(master_seed, n, DERIVED_HIGH if algo.kind == "query" else SEED_HIGH)
         return [(s, {"how": "derived", "master_seed": master_seed, "run": i, "runs": n}) for i, s in enumerate(derived)]
     return [(draw_seed(), {"how": "drawn", "range": [1, SEED_HIGH]})]
@@ -187,7 +192,7 @@ def seeds_for(algo: Algo, seed: int, *, runs: int | None, master_seed: int, batc
 def plan_runs(algo_names: Sequence[str], datasets: Sequence[str], seeds: Sequence[int | str], protocol: str, *,
               results: str | Path = "results", bench: str | None = None, substitutes: Sequence[str] | None = None,
               overrides: Sequence[str] | None = None, master_seed: int = DEFAULT_MASTER_SEED,
-              runs: int | None = None, options: dict[str, Any] | None = None, batch: bool = False,
+              runs: int | None = None, ws_runs: int | None = None, options: dict[str, Any] | None = None, batch: bool = False,
               nb201_ws_cifar10_only: bool = False, smoke: bool = False) -> tuple[list[RunSpec], list[str]]:
     """Validate everything and list the runs; also returns notes to print (substitutes, skipped combinations).
     ``smoke`` shrinks weight-sharing configs to a CPU-sized run (see `smoke_overrides`); ``--set`` still wins."""
@@ -199,6 +204,8 @@ def plan_runs(algo_names: Sequence[str], datasets: Sequence[str], seeds: Sequenc
         raise UsageError(f"invalid master seed {master_seed}; valid: an integer >= 0")
     if runs is not None:
         check_count("number of runs", runs)
+    if ws_runs is not None:
+        check_count("number of weight-sharing runs", ws_runs)
     sets = parse_overrides(overrides)
     chosen = [resolve_algo(a, protocol, sets) for a in dict.fromkeys(algo_names)]
     shrink = {a.name: smoke_overrides(a.cls, protocol) if smoke else {} for a in chosen}
@@ -216,7 +223,8 @@ def plan_runs(algo_names: Sequence[str], datasets: Sequence[str], seeds: Sequenc
                 skipped.append(f"{a.name} on {d}")
                 continue
             for s in dict.fromkeys(seed_values):
-                for seed, origin in seeds_for(a, s, runs=runs, master_seed=master_seed, batch=batch):
+                for seed, origin in seeds_for(a, s, runs=runs, ws_runs=ws_runs, master_seed=master_seed,
+                                               batch=batch):
                     specs.append(RunSpec(algo=a.name, module=a.module, kind=a.kind, protocol=protocol, dataset=d,
                                          seed=seed, results=str(results), bench=source, substitutes=subs,
                                          substitutes_note=note, overrides={**shrink[a.name], **sets},

@@ -167,6 +167,8 @@ def build_table(results: Path, protocol: str, bench: str | None = None) -> Summa
                 if len(g) == 0:
                     continue
                 label = algo if d_search == "cifar10" else f"{algo} (searched on {d_search})"
+                if g["overrides"].str.contains("size=smoke", regex=False).any():
+                    label += " [SMOKE run: pipeline check, not the paper]"
                 cells = {(d, s): _cell(table, g[f"{d}_{s}"], g["source"], f"searched on {d_search}",
                                        reported_metric(d, s)) for d, s in COLUMNS}
                 table.rows.append(Row(label, cells))

@@ -32,7 +32,7 @@ def test_batch_on_dask_with_a_failure_and_a_worker_crash(toys: None, tmp_path: P
     seeds = derive_seeds(5, 6)
     marker = tmp_path / "crashed"
     args = ["batch", "--algos", "toy-query", "toy-ws", "--datasets", "cifar10", "cifar100", "--seeds", "-1",
-            "--runs", "6", "--master-seed", "5", "--protocol", "nb201", "--workers", "2", "--chunk", "4",
+            "--runs", "6", "--ws-runs", "6", "--master-seed", "5", "--protocol", "nb201", "--workers", "2", "--chunk", "4",
             "--results", str(results), "--no-report", "--set", f"fail_seed={seeds[1]}",
             "--set", f"crash_seed={seeds[4]}", "--set", f"crash_marker={marker}"]
     assert main(args) == 1  # a run failed
@@ -56,7 +56,7 @@ def test_batch_on_dask_with_a_failure_and_a_worker_crash(toys: None, tmp_path: P
     # re-run with the bug fixed: finished runs are skipped, only the failed ones run
     before = (folder(results, "toy-query", seeds[0]) / RESULT).read_bytes()
     summary2 = run_batch(plan_runs(["toy-query", "toy-ws"], ["cifar10", "cifar100"], [-1], "nb201",
-                                   results=results, runs=6, master_seed=5, batch=True,
+                                   results=results, runs=6, ws_runs=6, master_seed=5, batch=True,
                                    nb201_ws_cifar10_only=True)[0], workers=0, progress=False)
     assert summary2.count("finished") == 2 and summary2.count("skipped") == 16 and not summary2.failed
     assert (folder(results, "toy-query", seeds[0]) / RESULT).read_bytes() == before

@@ -28,7 +28,7 @@ from runners.plan import plan_runs
 from runners.table import write_table
 
 #: One batch: 2 runs each of R-EA and Random (milliseconds) and of RANDOM-NAS at smoke size (3 epochs, seconds).
-BATCH = ["batch", "--algos", "rea", "random", "random-nas", "--datasets", "cifar10", "--seeds", "-1", "--runs", "2",
+BATCH = ["batch", "--algos", "rea", "random", "random-nas", "--datasets", "cifar10", "--seeds", "-1", "--runs", "2", "--ws-runs", "2",
          "--master-seed", "11", "--protocol", "nb201", "--workers", "2", "--smoke", "--no-progress", "--no-report"]
 WS = "random-nas"
 #: Columns of a weight-sharing trace that are wall-clock times (the only ones a resumed run may differ in).

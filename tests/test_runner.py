@@ -264,6 +264,11 @@ def test_weight_sharing_seed_minus_one_draws_and_records_one_seed(toys: None, tm
     assert [s.seed for s in batch] == [s for s, _ in seeds_for(_algo("toy-ws"), -1, runs=None,
                                                                  master_seed=DEFAULT_MASTER_SEED, batch=True)]
     assert len(batch) == 3 and all(1 <= s.seed <= 100000 for s in batch)
+    # RUNS sizes the query-only sets only; WS_RUNS the weight-sharing ones
+    both, _ = plan_runs(["toy-ws", "toy-query"], ["cifar10"], [-1], "nb201", batch=True, runs=7)
+    assert sum(s.algo == "toy-ws" for s in both) == 3 and sum(s.algo == "toy-query" for s in both) == 7
+    more, _ = plan_runs(["toy-ws"], ["cifar10"], [-1], "nb201", batch=True, ws_runs=5)
+    assert [s.seed for s in more][:3] == [s.seed for s in batch] and len(more) == 5
 
 
 def _algo(name: str):  # noqa: ANN202
