@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import run_and_kill
 from torch import nn
 from torch.func import functional_call
 
@@ -192,23 +193,6 @@ def test_darts_v2_gradient_matches_exact_second_order(which):
 
 
 # --- resume after a kill ----------------------------------------------------------------------------------------
-def run_and_kill(cls, cfg, ctx: SearchContext, kill_at: float) -> int:
-    """Run the search in a forked child that SIGKILLs itself (no cleanup, no flush) once ``kill_at`` epochs are done;
-    returns the child's wait status. Forking keeps the already imported modules, so this costs no start-up time."""
-    pid = os.fork()
-    if pid == 0:  # child
-        try:
-            def progress(done: float, total: float) -> None:
-                if done >= kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)
-
-            cls(cfg).search(dataclasses.replace(ctx, progress=progress))
-        finally:
-            os._exit(3)  # reached only if the kill did not happen
-    _, status = os.waitpid(pid, 0)
-    return status
-
-
 @pytest.mark.parametrize("name", ["gdas", "darts-v2"])  # Gumbel draws; the unrolled step reads SGD's momentum
 def test_resume_after_kill_equals_uninterrupted(name, default_bench, tmp_path):
     cls = get_searcher(name)

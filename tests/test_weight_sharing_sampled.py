@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import run_and_kill
 
 from algos import SearchContext, get_searcher
 from algos.enas import EnasConfig, ReinforceBaseline
@@ -296,22 +297,6 @@ def test_random_nas_urs_paths_give_every_cell_its_own_draw(default_bench):
 
 
 # --- resume after a kill ----------------------------------------------------------------------------------------
-def run_and_kill(cls, cfg, ctx: SearchContext, kill_at: float) -> int:
-    """Run the search in a forked child that SIGKILLs itself once ``kill_at`` epochs are done; its wait status."""
-    pid = os.fork()
-    if pid == 0:  # child
-        try:
-            def progress(done: float, total: float) -> None:
-                if done >= kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)
-
-            cls(cfg).search(dataclasses.replace(ctx, progress=progress))
-        finally:
-            os._exit(3)  # reached only if the kill did not happen
-    _, status = os.waitpid(pid, 0)
-    return status
-
-
 @pytest.mark.parametrize("name", ["enas", "setn"])
 def test_resume_after_kill_equals_uninterrupted(name, default_bench, tmp_path):
     cls, cfg = tiny(name)
