@@ -70,6 +70,19 @@ def _optimum_line(ax, ref: Reference, dataset: str, split: str) -> None:  # noqa
         ax.axhline(v, color="black", linestyle="--", linewidth=1.0, label=f"optimum ({v:.2f})")
 
 
+def _panel(ax, ref: Reference, dataset: str, split: str, drawn: bool, xlabel: str, what: str) -> bool:  # noqa: ANN001
+    """Finish one panel: the optimum line, axis labels and title; a panel with nothing drawn says why instead."""
+    title = f"{DISPLAY[dataset]} {split}"
+    if not drawn:
+        _no_data(ax, f"n/a: the benchmark source has no {reported_metric(dataset, split)}", title)
+        return False
+    _optimum_line(ax, ref, dataset, split)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{split} accuracy of {what} (%)")
+    ax.set_title(f"{title} ({reported_metric(dataset, split)})", fontsize=10)
+    return True
+
+
 def _no_data(ax, text: str, title: str = "") -> None:  # noqa: ANN001
     ax.set_title(title, fontsize=10)
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, wrap=True, fontsize=10)
@@ -121,20 +134,14 @@ def search_curves(runs: pd.DataFrame, ref: Reference, dataset: str, stem: Path) 
             lows.append(np.nanmin((mean - std)[late]) if np.any(~np.isnan(mean[late])) else np.nan)
             highs.append(np.nanmax((mean + std)[late]) if np.any(~np.isnan(mean[late])) else np.nan)
             drawn = True
-        if not drawn:
-            _no_data(ax, f"n/a: the benchmark source has no {reported_metric(dataset, split)}",
-                     f"{DISPLAY[dataset]} {split}")
+        if not _panel(ax, ref, dataset, split, drawn, "Simulated search time (seconds)", "the incumbent"):
             continue
-        _optimum_line(ax, ref, dataset, split)
         opt = ref.optimum(dataset, split)
         lo, hi = np.nanmin(lows + [np.inf]), np.nanmax(highs + [opt if opt is not None else -np.inf])
         if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
             pad = 0.08 * (hi - lo)
             ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlim(0, horizon)
-        ax.set_xlabel("Simulated search time (seconds)")
-        ax.set_ylabel(f"{split} accuracy of the incumbent (%)")
-        ax.set_title(f"{DISPLAY[dataset]} {split} ({reported_metric(dataset, split)})", fontsize=10)
     return _finish(plt, fig, axes, f"Query-only searches on {DISPLAY[dataset]}: incumbent vs time "
                    "(mean ± std over runs)", stem)
 
@@ -154,14 +161,7 @@ def sorted_finals(runs: pd.DataFrame, ref: Reference, dataset: str, stem: Path) 
                 continue
             ax.plot(np.arange(len(v)), v, color=colors[algo], label=f"{algo} ({_n(len(v), 'run')})")
             drawn = True
-        if not drawn:
-            _no_data(ax, f"n/a: the benchmark source has no {reported_metric(dataset, split)}",
-                     f"{DISPLAY[dataset]} {split}")
-            continue
-        _optimum_line(ax, ref, dataset, split)
-        ax.set_xlabel("The index of runs")
-        ax.set_ylabel(f"{split} accuracy of the final cell (%)")
-        ax.set_title(f"{DISPLAY[dataset]} {split} ({reported_metric(dataset, split)})", fontsize=10)
+        _panel(ax, ref, dataset, split, drawn, "The index of runs", "the final cell")
     return _finish(plt, fig, axes, f"Query-only searches on {DISPLAY[dataset]}: final accuracy of every run, sorted",
                    stem)
 
@@ -193,17 +193,10 @@ def epoch_curves(runs: pd.DataFrame, ref: Reference, protocol: str, dataset: str
             ax.plot(x, mean, color=colors[algo], label=f"{algo} ({_n(len(traces), 'seed')})")
             ax.fill_between(x, mean - std, mean + std, color=colors[algo], alpha=0.2, linewidth=0)
             drawn = True
-        if not drawn:
-            _no_data(ax, f"n/a: the benchmark source has no {reported_metric(dataset, split)}",
-                     f"{DISPLAY[dataset]} {split}")
-            continue
-        _optimum_line(ax, ref, dataset, split)
-        from matplotlib.ticker import MaxNLocator
+        if _panel(ax, ref, dataset, split, drawn, "The searching epoch", "the derived cell"):
+            from matplotlib.ticker import MaxNLocator
 
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("The searching epoch")
-        ax.set_ylabel(f"{split} accuracy of the derived cell (%)")
-        ax.set_title(f"{DISPLAY[dataset]} {split} ({reported_metric(dataset, split)})", fontsize=10)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     where = f"searched on {DISPLAY[searched]}" if searched != dataset else "searched on it"
     return _finish(plt, fig, axes, f"Weight-sharing searches, {DISPLAY[dataset]} ({where}): derived cell vs epoch",
                    stem)
