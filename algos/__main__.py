@@ -12,7 +12,7 @@ import json
 import sys
 
 from algos import PROTOCOLS, SEARCHERS, get_searcher
-from algos.base import Searcher
+from algos.base import Searcher, parse_assignments
 
 
 def _config_dict(cls: type[Searcher], protocol: str, overrides: dict[str, str]) -> dict:
@@ -36,12 +36,7 @@ def main(argv: list[str] | None = None) -> int:
                 cls = get_searcher(name)
                 print(f"{name:<12} {cls.kind:<15} protocols: {', '.join(cls.PRESETS)}")
             return 0
-        overrides = {}
-        for item in args.set:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-            overrides[key] = value
+        overrides = parse_assignments(args.set)
         print(json.dumps(_config_dict(get_searcher(args.algo), args.protocol, overrides), indent=2, default=str))
         return 0
     except ValueError as exc:

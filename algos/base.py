@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -96,6 +96,17 @@ class Searcher(ABC):
     @abstractmethod
     def search(self, ctx: SearchContext) -> SearchResult:
         """Run one search and return the chosen cell with its trace."""
+
+
+def parse_assignments(items: Iterable[str] | None) -> dict[str, str]:
+    """``["key=value", ...]`` from a command line -> ``{key: value}``; a malformed item names itself."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"invalid setting {item!r}; expected key=value (e.g. time_budget=20000)")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def apply_overrides(config: Any, overrides: Mapping[str, str]) -> Any:

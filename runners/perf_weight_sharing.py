@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from algos import WEIGHT_SHARING_SEARCHERS, SearchContext, get_searcher
+from algos.base import parse_assignments
 from bench import Benchmark
 from search_space import Arch
 from supernet.runtime import describe_device, pick_device, seed_everything
@@ -223,12 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for n in names:
         if n not in WEIGHT_SHARING_SEARCHERS:
             raise SystemExit(f"unknown weight-sharing algorithm {n!r}; valid: {', '.join(WEIGHT_SHARING_SEARCHERS)}")
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key] = value
+    try:
+        overrides = parse_assignments(args.set)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import algos
-from algos.base import PROTOCOLS, Searcher
+from algos.base import PROTOCOLS, Searcher, parse_assignments
 from bench import SEARCH_DATASETS, SUBSTITUTES, Benchmark, TableError, check_substitutes
 from runners.run import RunSpec, load_bench
 from runners.seeds import (
@@ -116,13 +116,10 @@ def smoke_overrides(cls: type[Searcher], protocol: str) -> dict[str, Any]:
 
 
 def parse_overrides(items: Sequence[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"invalid setting {item!r}; expected key=value (e.g. time_budget=20000)")
-        out[key.strip()] = value.strip()
-    return out
+    try:
+        return parse_assignments(items)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def parse_options(items: Sequence[str] | None) -> dict[str, Any]:

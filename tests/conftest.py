@@ -38,3 +38,14 @@ def default_bench():
     from bench import Benchmark
 
     return Benchmark.load()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Toy nets on a shared 2-core machine run far faster on one thread (and results depend on the count)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

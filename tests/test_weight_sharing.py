@@ -33,13 +33,7 @@ from supernet.search import argmax_arch, comparable_rows, supernet_config
 MINE = ("darts-v1", "darts-v2", "gdas")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Toy nets on a shared 2-core machine run far faster on one thread (and results depend on the count)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(name: str, **extra):

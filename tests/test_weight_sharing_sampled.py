@@ -38,13 +38,7 @@ from supernet.search import comparable_rows
 MINE = ("setn", "random-nas", "enas")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Toy nets on a shared 2-core machine run far faster on one thread (and results depend on the count)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(name: str, protocol: str = "nb201", **extra):
