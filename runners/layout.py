@@ -9,15 +9,15 @@ never half of one; a folder without ``result.json`` is an unfinished run and is 
 from __future__ import annotations
 
 import errno
-import json
-import math
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench import atomic
+from bench import atomic, jsonio
+from bench.jsonio import read_json
 
 CONFIG = "config.json"
 TRACE = "trace.csv"
@@ -95,6 +95,17 @@ def check_writable(folder: Path) -> None:
         raise StorageError(folder, exc, "create files") from exc
 
 
+@contextmanager
+def _storage_errors(path: Path) -> Iterator[None]:
+    """Raise any OS error of writing ``path`` as `StorageError` (naming its folder), so a batch can stop on it."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise StorageError(path.parent, exc, f"write {path.name}") from exc
+
+
 def write_atomic(path: Path, data: str | bytes, durable: bool = False) -> None:
     """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``.
 
@@ -103,21 +114,16 @@ def write_atomic(path: Path, data: str | bytes, durable: bool = False) -> None:
     and readers instead treat an unreadable ``result.json`` as an unfinished run. Any OS error (a full disk, a
     read-only folder) leaves the old file, or none, never part of one, and is raised as `StorageError`."""
     path = Path(path)
-    try:
+    with _storage_errors(path):
         atomic.write_atomic(path, data, durable)
-    except OSError as exc:
-        if isinstance(exc, StorageError):
-            raise
-        raise StorageError(path.parent, exc, f"write {path.name}") from exc
 
 
 def write_json(path: Path, obj: Any) -> None:
-    write_atomic(path, json.dumps(jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    """``obj`` as JSON (`bench.jsonio`: `jsonable` values, NaN as null), atomically and not fsynced, as
+    `write_atomic` explains; an OS error is raised as `StorageError`."""
+    path = Path(path)
+    with _storage_errors(path):
+        jsonio.write_json(path, obj, durable=False)
 
 
 def write_frame(path: Path, frame: Any) -> None:
@@ -137,32 +143,6 @@ def save_figure(fig: Any, stem: Path) -> list[Path]:
         write_atomic(path, buf.getvalue())
         out.append(path)
     return out
-
-
-def jsonable(obj: Any) -> Any:
-    """Plain JSON values: numpy scalars/arrays, tuples, paths and dataclasses become lists/numbers/strings;
-    NaN/inf become None (JSON has no NaN, and a missing figure is not a number)."""
-    import dataclasses
-
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return [jsonable(v) for v in obj]
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return jsonable(dataclasses.asdict(obj))
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    if isinstance(obj, Path):
-        return str(obj)
-    return str(obj)
 
 
 # --- reading finished runs -----------------------------------------------------------------------------------

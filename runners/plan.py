@@ -104,15 +104,14 @@ def resolve_algo(name: str, protocol: str, overrides: dict[str, str] | None = No
 
 
 def smoke_overrides(cls: type[Searcher], protocol: str) -> dict[str, Any]:
-    """The CPU-sized shrink of a weight-sharing config (`supernet.protocol.SMOKE` plus the class's own
-    ``SMOKE_SIZES``), limited to the fields its Config has; query-only searchers are fast already: nothing."""
+    """The CPU-sized shrink of a weight-sharing config as ``--set`` overrides (`supernet.protocol.smoke_sizes`),
+    limited to the fields its Config has; query-only searchers are fast already: nothing."""
     if cls.kind == "query":
         return {}
-    from supernet.protocol import SMOKE
+    from supernet.protocol import smoke_sizes  # the supernet package imports torch: only weight-sharing runs pay
 
     names = {f.name for f in dataclasses.fields(cls.PRESETS[protocol])}
-    sizes = {**SMOKE, **getattr(cls.Config, "SMOKE_SIZES", {})}
-    return {k: v for k, v in sizes.items() if k in names}
+    return {k: v for k, v in smoke_sizes(cls.Config).items() if k in names}
 
 
 def parse_overrides(items: Sequence[str] | None) -> dict[str, str]:

@@ -169,10 +169,16 @@ def protocol_settings(algorithm: str, protocol: str) -> dict[str, Any]:
     raise ValueError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
 
 
+def smoke_sizes(config_cls: type[OneShotConfig]) -> dict[str, Any]:
+    """The fields `smoke` sets on a ``config_cls``: the shared `SMOKE` sizes, then the class's own ``SMOKE_SIZES``
+    (a Config may shrink its own fields too; ENAS: its controller steps)."""
+    return {**SMOKE, **getattr(config_cls, "SMOKE_SIZES", {})}
+
+
 def smoke(config: OneShotConfig, **extra: Any) -> OneShotConfig:
-    """The same config shrunk to CPU size (labelled ``size='smoke'``); ``extra`` overrides the smoke sizes. A Config
-    class may shrink its own fields too, with a class attribute ``SMOKE_SIZES`` (ENAS: its controller steps)."""
-    return dataclasses.replace(config, **{**SMOKE, **getattr(type(config), "SMOKE_SIZES", {}), **extra})
+    """The same config shrunk to CPU size (`smoke_sizes`, labelled ``size='smoke'``); ``extra`` overrides them."""
+    return dataclasses.replace(config, **{**smoke_sizes(type(config)), **extra})
 
 
-__all__ = ["ALGORITHMS", "PROTOCOLS", "SMOKE", "OneShotConfig", "cosine_lr", "protocol_settings", "smoke"]
+__all__ = ["ALGORITHMS", "PROTOCOLS", "SMOKE", "OneShotConfig", "cosine_lr", "protocol_settings", "smoke",
+           "smoke_sizes"]

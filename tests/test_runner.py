@@ -157,6 +157,29 @@ def test_run_writes_one_folder_with_atomic_files(toys: None, tmp_path: Path, cap
     assert "NOTE" in out.err and "embedded default" in out.err
 
 
+def test_run_and_build_json_share_one_writer_nan_as_null(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.generate.files import write_json as build_write_json
+    from runners.layout import StorageError, read_json, write_json
+
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd))[1])
+    record = {"acc": [1.5, float("nan"), np.float32(2.5)], "inf": -float("inf"), "n": np.int64(3),
+              "path": Path("a/b"), 7: (1, 2)}
+    write_json(tmp_path / "run.json", record)
+    assert fsyncs == []  # per-run files: atomic, not fsynced
+    build_write_json(tmp_path / "build.json", record)
+    assert len(fsyncs) == 1  # a build's files: fsynced as well
+    text = (tmp_path / "run.json").read_text()
+    assert text == (tmp_path / "build.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text  # strict JSON: no figure is null
+    assert read_json(tmp_path / "run.json") == {"acc": [1.5, None, 2.5], "inf": None, "n": 3, "path": "a/b",
+                                                "7": [1, 2]}
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StorageError, match="cannot write"):
+        write_json(tmp_path / "file" / "run.json", record)  # a file where a folder should be
+
+
 def test_same_seed_gives_a_bit_identical_trace(toys: None, tmp_path: Path) -> None:
     for sub in ("a", "b"):
         assert run_cli("toy-query", "--seed", "11", "--results", str(tmp_path / sub)) == 0

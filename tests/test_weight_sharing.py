@@ -75,6 +75,17 @@ def test_presets_follow_the_protocol_tables():
             get_searcher("gdas").preset("nb201", bad)
 
 
+def test_runner_smoke_overrides_set_what_smoke_sets():
+    from runners.plan import smoke_overrides
+
+    for name in ("darts-v1", "enas"):
+        cls = get_searcher(name)
+        for protocol, preset in cls.PRESETS.items():
+            assert cls.preset(protocol, smoke_overrides(cls, protocol)) == smoke(preset)
+    assert smoke_overrides(get_searcher("enas"), "nb201")["controller_steps"] == 2  # its own SMOKE_SIZES
+    assert smoke_overrides(get_searcher("rea"), "nb201") == {}  # query-only: already fast
+
+
 def test_cosine_schedule_per_epoch_and_enas_oscillation():
     d1 = get_searcher("darts-v1").PRESETS["nb201"]
     lrs = [d1.lr_at(e) for e in range(d1.epochs)]

@@ -7,31 +7,23 @@ sees the marker always finds the whole result.
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
+from bench import jsonio
 from bench.atomic import write_atomic
+from bench.jsonio import read_json
 
 DONE = "DONE"
 
 
 def write_json(path: Path | str, obj: Any) -> Path:
-    """``obj`` as JSON at ``path``, atomically (NaN written as null: JSON has no NaN)."""
-    path = Path(path)
-    text = json.dumps(_nan_to_none(obj), indent=1, sort_keys=False, allow_nan=False)
-    write_text(path, text + "\n")
-    return path
+    """``obj`` as JSON at ``path``, atomically and fsynced (`bench.jsonio`: NaN written as null, JSON has no NaN)."""
+    return jsonio.write_json(path, obj, durable=True)
 
 
 def write_text(path: Path | str, text: str) -> Path:
     return write_atomic(path, text, durable=True)
-
-
-def read_json(path: Path | str) -> Any:
-    with open(path) as fh:
-        return json.load(fh)
 
 
 def mark_done(folder: Path | str) -> None:
@@ -40,16 +32,6 @@ def mark_done(folder: Path | str) -> None:
 
 def is_done(folder: Path | str) -> bool:
     return (Path(folder) / DONE).is_file()
-
-
-def _nan_to_none(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_nan_to_none(v) for v in obj]
-    return obj
 
 
 __all__ = ["DONE", "is_done", "mark_done", "read_json", "write_json", "write_text"]
