@@ -6,11 +6,14 @@
     python -m bench convert SRC DST
 
 Bad values exit with code 2 and a message naming the valid choices (argparse's convention); no traceback.
+Output piped into a reader that stops early (``| head -1``) ends the command quietly with status 1, as coreutils
+do when SIGPIPE is ignored (Python ignores it): the output was cut short, so a ``set -o pipefail`` script sees it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,7 +67,7 @@ def cmd_info(bench: Benchmark, args: argparse.Namespace) -> int:
             counts = bench.num_trials(name)
             extras.append(f"per-trial ({counts.min()}-{counts.max()} trials)")
         if name in table.curves:
-            extras.append(f"per-epoch curves ({table.curves[name].shape[2]} epochs)")
+            extras.append(f"per-epoch curves ({table.curves.shape(name)[2]} epochs)")  # not read: header only
         n_nan = int(np.isnan(table.means[name]).sum())
         if n_nan:
             extras.append(f"{n_nan} cells without a figure")
@@ -175,10 +178,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return {"info": cmd_info, "show": cmd_show, "best": cmd_best}[args.command](bench, args)
     except (ValueError, TableError, MissingFigureError) as exc:
         parser.exit(2, f"{parser.prog} {args.command}: error: {exc}\n")
+    except BrokenPipeError:
+        raise  # the reader left: not an error of the command (see run)
     except OSError as exc:
         parser.exit(1, f"{parser.prog} {args.command}: error: {exc}\n")
     return 0
 
 
+def run(argv: Sequence[str] | None = None) -> int:
+    """`main` for a shell: a reader that closes the pipe early (``| head -1``) ends the command quietly, status 1.
+
+    Python's recipe (docs of the signal module, "Note on SIGPIPE"): stdout is flushed here so that a closed pipe
+    shows up while it can be caught (with buffered output it would otherwise surface at exit as "Exception
+    ignored"), then pointed at devnull so the interpreter's last flush has somewhere to go.
+    """
+    try:
+        try:
+            return main(argv)
+        finally:
+            sys.stdout.flush()  # also after argparse's --help, which leaves by SystemExit
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

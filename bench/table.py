@@ -12,19 +12,31 @@ Every metric stores its trial mean (shape ``(N,)``) and, when the source has the
 NaN or an absent metric, never zero. The file is an uncompressed ``.npz`` whose ``__meta__`` entry holds the
 format name and version, the source's provenance and a SHA-256 of every array; it is written to a temporary name
 and renamed, so a reader never sees half a table.
+
+Loading is lazy for the curves, which are most of a file imported from the official releases (~140 MB) and which
+almost no query needs: `Table.load` memory-maps the file, copies and checks the means and trials at once, and reads
+and checks a curve the first time it is asked for (see `Curves`). The mapping holds the file's inode open, so a table
+file replaced by rename while a `Table` is open (every writer here renames) leaves that `Table` reading the old file,
+whole and consistent. A file overwritten *in place* is not supported: a curve not yet read then fails its checksum
+(or the file's shrinking is reported) at first access.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import mmap
 import os
 import re
+import threading
 import zipfile
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from bench.atomic import atomic_open
 from search_space import NUM_ARCHS
@@ -91,15 +103,111 @@ def metric(dataset: str, fld: str, epochs: int | None = None) -> str:
     return str(MetricName.parse(f"{dataset}/{fld}" + (f"@{epochs}" if epochs is not None else "")))
 
 
+@dataclass(frozen=True)
+class _Member:
+    """Where one array of a table file lies in its memory map; `check` compares it with the file's index."""
+
+    path: Path
+    key: str
+    buffer: mmap.mmap
+    offset: int
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    fortran_order: bool
+    digest: str | None  # None: load(verify=False), nothing is checked
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+    def view(self) -> np.ndarray:
+        """The array's bytes in place (read-only, no copy)."""
+        # mmap.size() is the file's current size: an in-place overwrite that shrank it would fault (SIGBUS) on access.
+        if self.buffer.size() < self.offset + self.nbytes:
+            raise TableError(f"benchmark table {str(self.path)!r} was truncated in place while open (reading "
+                             f"{self.key!r}); table files are replaced by rename, never rewritten")
+        count = int(np.prod(self.shape, dtype=np.int64))
+        flat = np.frombuffer(self.buffer, dtype=self.dtype, count=count, offset=self.offset)
+        return flat.reshape(self.shape, order="F" if self.fortran_order else "C")
+
+    def check(self, array: np.ndarray) -> None:
+        if self.digest is not None and _digest(array) != self.digest:
+            raise TableError(f"benchmark table {str(self.path)!r} is corrupted: checksum mismatch in {self.key!r}")
+
+
+class Curves(MutableMapping[str, np.ndarray]):
+    """Metric name -> per-epoch curves ``(N, T, E)``; in a loaded table each is read and checked at first access.
+
+    A plain mapping to its callers (``name in``, ``[name]``, ``get``, ``items``); only `items`/`values` and item
+    access read a curve, and a curve read once is kept. A damaged curve raises `TableError` naming the file and
+    the array when it is first asked for, not at load. `shape` answers without reading.
+    """
+
+    def __init__(self, curves: Mapping[str, np.ndarray] | None = None) -> None:
+        self._entries: dict[str, np.ndarray | _Member] = {}
+        self._lock = threading.Lock()  # two threads asking for one curve read and check it once
+        if curves is not None:
+            self.update(curves)
+
+    def _add_lazy(self, name: str, member: _Member) -> None:
+        self._entries[name] = member
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        entry = self._entries[name]
+        if isinstance(entry, np.ndarray):
+            return entry
+        with self._lock:
+            entry = self._entries[name]
+            if isinstance(entry, _Member):
+                array = entry.view()
+                entry.check(array)
+                self._entries[name] = entry = array
+        return entry
+
+    def __setitem__(self, name: str, curve: np.ndarray) -> None:
+        self._entries[name] = curve
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries  # Mapping's default would read the curve
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def is_loaded(self, name: str) -> bool:
+        """Whether ``name`` has been read (and checked) already."""
+        return not isinstance(self._entries[name], _Member)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        """The curve's shape, from the file's header when it has not been read."""
+        return tuple(self._entries[name].shape)
+
+    def __repr__(self) -> str:
+        return f"Curves({', '.join(f'{k!r}' + ('' if self.is_loaded(k) else ' (not read)') for k in self)})"
+
+    def __reduce__(self) -> tuple:
+        # A memory map cannot travel to another process: a pickled table carries its curves' values.
+        return (type(self), (dict(self.items()),))
+
+
 @dataclass
 class Table:
-    """In-memory benchmark table: metric name -> mean array, plus optional trials and curves."""
+    """In-memory benchmark table: metric name -> mean array, plus optional trials and curves (read lazily)."""
 
     means: dict[str, np.ndarray] = field(default_factory=dict)
     trials: dict[str, np.ndarray] = field(default_factory=dict)
-    curves: dict[str, np.ndarray] = field(default_factory=dict)
+    curves: Curves = field(default_factory=Curves)
     #: Provenance: ``source`` (what was imported), ``importer``, ``notes`` (what the source lacks), ...
     info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.curves, Curves):
+            self.curves = Curves(self.curves)
 
     def add(self, name: str, mean: np.ndarray | None = None, trials: np.ndarray | None = None,
             curve: np.ndarray | None = None) -> None:
@@ -149,53 +257,92 @@ class Table:
 
     @classmethod
     def load(cls, path: str | os.PathLike, verify: bool = True) -> Table:
-        """Read a table; a missing, truncated, corrupted or foreign file raises TableError naming it."""
+        """Read a table; a missing, truncated, corrupted or foreign file raises TableError naming it.
+
+        Means and trials are copied and checked now; curves when first used (`Curves`). ``verify=False`` skips
+        the checksums (not the file's structure).
+        """
         path = Path(path)
         if not path.is_file():
             raise TableError(f"benchmark table {str(path)!r} does not exist")
         try:
-            with _open_npz(path) as npz:
-                if META not in npz.files:
-                    raise TableError(f"{str(path)!r} is not a benchmark table (no {META} entry)")
-                meta = json.loads(npz[META].tobytes().decode())
-                if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                    found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-                    raise TableError(f"{str(path)!r} has format {found!r}, expected {FORMAT!r}")
-                if meta.get("version") != FORMAT_VERSION:
-                    raise TableError(
-                        f"{str(path)!r} is table version {meta.get('version')!r}; this harness reads version "
-                        f"{FORMAT_VERSION}: convert it again with `python -m bench convert SRC DST`"
-                    )
-                arrays = {k: npz[k] for k in npz.files if k != META}
+            members = _members(path)
+            if META not in members:
+                raise TableError(f"{str(path)!r} is not a benchmark table (no {META} entry)")
+            meta = json.loads(members[META].view().tobytes().decode())
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+                raise TableError(f"{str(path)!r} has format {found!r}, expected {FORMAT!r}")
+            if meta.get("version") != FORMAT_VERSION:
+                raise TableError(
+                    f"{str(path)!r} is table version {meta.get('version')!r}; this harness reads version "
+                    f"{FORMAT_VERSION}: convert it again with `python -m bench convert SRC DST`"
+                )
+            del members[META]
+            expected = meta.get("sha256", {})
+            if not isinstance(expected, dict) or set(expected) != set(members):
+                raise TableError(f"benchmark table {str(path)!r} is corrupted: its arrays do not match its index")
+            table = cls(info=meta.get("info", {}))
+            for k, m in members.items():
+                m = replace(m, digest=expected[k] if verify else None)
+                if k.endswith(CURVE):
+                    table.curves._add_lazy(k[: -len(CURVE)], m)
+                    continue
+                v = m.view().copy()  # small and hot: private memory, untouched by whatever happens to the file
+                m.check(v)
+                v.setflags(write=False)
+                if k.endswith(TRIALS):
+                    table.trials[k[: -len(TRIALS)]] = v
+                else:
+                    table.means[k] = v
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             if isinstance(exc, TableError):
                 raise
             raise TableError(f"benchmark table {str(path)!r} is truncated or corrupted ({type(exc).__name__}: {exc})") from exc
-        expected = meta.get("sha256", {})
-        if set(expected) != set(arrays):
-            raise TableError(f"benchmark table {str(path)!r} is corrupted: its arrays do not match its index")
-        if verify:
-            for k, v in arrays.items():
-                if _digest(v) != expected[k]:
-                    raise TableError(f"benchmark table {str(path)!r} is corrupted: checksum mismatch in {k!r}")
-        table = cls(info=meta.get("info", {}))
-        for k, v in arrays.items():
-            v.setflags(write=False)
-            if k.endswith(TRIALS):
-                table.trials[k[: -len(TRIALS)]] = v
-            elif k.endswith(CURVE):
-                table.curves[k[: -len(CURVE)]] = v
-            else:
-                table.means[k] = v
         return table
 
 
-def _open_npz(path: Path) -> np.lib.npyio.NpzFile:
-    """np.load returns a bare array for a .npy file (no context manager, no entries): that is not a table."""
-    npz = np.load(path, allow_pickle=False)
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise TableError(f"{str(path)!r} is not a benchmark table (a single array, not an .npz archive)")
-    return npz
+_LOCAL_HEADER = 30  # bytes of a zip local file header before its name and extra field
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _members(path: Path) -> dict[str, _Member]:
+    """Map the file and locate every ``.npy`` member in it, reading only the zip index and the .npy headers."""
+    with open(path, "rb") as fh:
+        if fh.read(len(_NPY_MAGIC)) == _NPY_MAGIC:  # np.load would return a bare array: that is not a table
+            raise TableError(f"{str(path)!r} is not a benchmark table (a single array, not an .npz archive)")
+        # The map holds its own descriptor: the file's inode lives as long as any member or array needs it.
+        buffer = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    members = {}
+    with zipfile.ZipFile(buffer) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue  # np.load also ignores other entries; __meta__ decides whether this is a table
+            key = info.filename[: -len(".npy")]
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise TableError(f"{str(path)!r} is not a benchmark table ({key!r} is compressed; tables are "
+                                 "written uncompressed by Table.save)")
+            start = info.header_offset
+            header = buffer[start: start + _LOCAL_HEADER]
+            if len(header) < _LOCAL_HEADER or header[:4] != b"PK\x03\x04":
+                raise zipfile.BadZipFile(f"bad local header of {key!r}")
+            start += _LOCAL_HEADER + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+            # A .npy header is a few hundred bytes (version 1 at most 64 KiB); parse it from a small copy.
+            npy = io.BytesIO(buffer[start: start + min(info.file_size, 2**16 + 16)])
+            version = npy_format.read_magic(npy)
+            if version == (1, 0):
+                shape, fortran_order, dtype = npy_format.read_array_header_1_0(npy)
+            elif version == (2, 0):
+                shape, fortran_order, dtype = npy_format.read_array_header_2_0(npy)
+            else:
+                raise ValueError(f"unsupported .npy version {version} of {key!r}")
+            if dtype.hasobject:
+                raise TableError(f"{str(path)!r} is not a benchmark table ({key!r} holds Python objects)")
+            member = _Member(path, key, buffer, start + npy.tell(), dtype, tuple(shape), fortran_order, None)
+            if npy.tell() + member.nbytes != info.file_size or member.offset + member.nbytes > len(buffer):
+                raise zipfile.BadZipFile(f"the size of {key!r} does not match its header")
+            members[key] = member
+    return members
 
 
 def _digest(a: np.ndarray) -> str:
@@ -228,5 +375,5 @@ def pack_trials(values: list[list[float]]) -> np.ndarray:
     return out
 
 
-__all__ = ["DATASETS", "FORMAT", "FORMAT_VERSION", "SUFFIX", "MetricName", "Table", "TableError", "metric",
+__all__ = ["DATASETS", "FORMAT", "FORMAT_VERSION", "SUFFIX", "Curves", "MetricName", "Table", "TableError", "metric",
            "pack_trials"]

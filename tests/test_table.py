@@ -99,14 +99,21 @@ def test_corrupted_byte_in_any_array(tmp_path: Path) -> None:
     table = _table()
     path = table.save(tmp_path / "t.nbt.npz")
     good = path.read_bytes()
-    for name, array in [*table.means.items(), *table.trials.items(), *table.curves.items()]:
-        raw = np.ascontiguousarray(array).tobytes()
-        where = good.find(raw[4096:4160])
-        assert where > 0, f"the bytes of {name} are stored verbatim"
-        bad = bytearray(good)
-        bad[where + 7] ^= 0x10
-        path.write_bytes(bytes(bad))
-        _raises_naming(path, "corrupted")
+    for part in ("means", "trials", "curves"):
+        for name, array in getattr(table, part).items():
+            raw = np.ascontiguousarray(array).tobytes()
+            where = good.find(raw[4096:4160])
+            assert where > 0, f"the bytes of {name} are stored verbatim"
+            bad = bytearray(good)
+            bad[where + 7] ^= 0x10
+            path.write_bytes(bytes(bad))
+            key = name + {"means": "", "trials": "#trials", "curves": "#curve"}[part]
+            if part != "curves":
+                _raises_naming(path, f"corrupted: checksum mismatch in '{re.escape(key)}'")
+                continue
+            lazy = Table.load(path)  # curves are checked when first read (see tests/test_table_lazy.py)
+            with pytest.raises(TableError, match=f"{re.escape(str(path))}.*corrupted.*'{re.escape(key)}'"):
+                lazy.curves[name]
 
 
 def _rewrite(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
@@ -324,3 +331,25 @@ def test_bad_sources_and_shapes(tmp_path: Path) -> None:
         table.add("cifar100/x-valid@200", trials=np.zeros(NUM_ARCHS))
     with pytest.raises(ValueError, match="needs a mean or per-trial values"):
         table.add("cifar100/x-valid@200")
+
+
+# --- the command line in a pipe that closes early (`python -m bench info | head -1`) -------------------------
+@pytest.mark.parametrize("buffered", [True, False])
+@pytest.mark.parametrize("args", [["info"], ["show", "0"], ["--help"]])
+def test_cli_quiet_when_the_reader_leaves(tmp_path: Path, buffered: bool, args: list[str]) -> None:
+    """No traceback and no 'Exception ignored' on stderr, whether the closed pipe shows at a write or at exit."""
+    import subprocess
+    import sys
+
+    path = _table().save(tmp_path / "t.nbt.npz")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "--bench", str(path), *args], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the reader leaves before the first line: every write of the command meets a closed pipe
+    stderr = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) in ((0, 1) if args == ["--help"] else (1,)), stderr
+    assert stderr == ""

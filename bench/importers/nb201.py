@@ -9,8 +9,8 @@ Metrics, per dataset and schedule E (the trial's own epoch count):
 
 - ``DATASET/SPLIT@E``: accuracy after the last epoch per trial (trials in ascending seed order) and the trial
   mean, for every split the file has; per-epoch curves for the splits in ``curve_splits`` (default: the
-  validation split, the only one a search may look at; a (15625, 3, 200) float32 curve is 37.5 MB, and every
-  `Benchmark.load` reads and checksums the whole table);
+  validation split, the only one a search may look at; a (15625, 3, 200) float32 curve is 37.5 MB, read and
+  checksummed the first time it is used, not at `Benchmark.load`);
 - ``DATASET/train_seconds@E``: the whole schedule's training time (the official ``train-all-time``);
 - ``DATASET/eval_seconds@E``: one evaluation pass over ``x-valid`` (the official ``valid-per-time``), which is
   what the official ``simulate_train_eval`` charges on top of the training time;
@@ -64,8 +64,8 @@ def read_nb201(path: str | os.PathLike, curve_splits: Collection[str] = CURVE_SP
     try:
         with _numpy_scalars_allowed():
             api = NASBench201API(str(path), verbose=False)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, AssertionError, KeyError, ValueError,
-            TypeError, AttributeError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, AssertionError, KeyError, IndexError,
+            ValueError, TypeError, AttributeError) as exc:
         raise TableError(f"cannot read {str(path)!r} as an official NAS-Bench-201 file "
                          f"({type(exc).__name__}: {exc})") from exc
     m = _FILE_NAME.search(path.name)
