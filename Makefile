@@ -35,6 +35,9 @@ FROM ?= 0
 TO ?= 389
 SCHEDULES ?= 12 200
 GEN_SETTINGS ?= cifar10-valid cifar10 cifar100 ImageNet16-120
+GEN_DATA ?=
+SUBSET ?=
+EVAL_SUBSET ?=
 
 RUN_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" \
 	$(if $(BENCH),--bench "$(BENCH)") \
@@ -70,6 +73,9 @@ help:  ## list the targets and variables
 	@echo "    weight-sharing smoke runs)"
 	@echo "  SET='key=value ...' (hyper-parameters)  OPTIONS='key=value ...' (runner options, e.g. data_dir=PATH)"
 	@echo "  batch: ALGOS='$(ALGOS)' DATASETS='$(DATASETS)' SEEDS=$(SEEDS) WORKERS= SCHEDULER=tcp://host:port"
+	@echo "  train-arch / bench-gen: ARCH=$(ARCH) FROM=$(FROM) TO=$(TO) SEEDS (777 888 999) SCHEDULES='$(SCHEDULES)'"
+	@echo "    GEN_SETTINGS='$(GEN_SETTINGS)' GEN_DATA='cifar10=cifar10-jpeg' SUBSET= EVAL_SUBSET="
+	@echo "    SET='epochs=1' (schedule fields)  DATA= SPLITS= DEVICE= WORKERS= (default: one per core) GPU=1 SCHEDULER="
 
 $(STAMP): requirements.txt
 	@command -v $(PY_SYS) >/dev/null || { echo "error: $(PY_SYS) not found; set PY_SYS=/path/to/python3.11"; exit 2; }
@@ -100,12 +106,21 @@ $(WS_ALGOS): $(STAMP)
 # --- building a benchmark (bench.generate) -----------------------------------------------------------------
 GEN_SEEDS = $(if $(filter-out -1,$(SEEDS)),$(SEEDS),777 888 999)
 GEN_OPTS = --seeds $(GEN_SEEDS) --schedules $(SCHEDULES) --settings $(GEN_SETTINGS) \
-	$(if $(DATA),--data-dir "$(DATA)") $(if $(SPLITS),--splits-dir "$(SPLITS)") $(if $(DEVICE),--device "$(DEVICE)")
+	$(if $(DATA),--data-dir "$(DATA)") $(if $(SPLITS),--splits-dir "$(SPLITS)") $(if $(DEVICE),--device "$(DEVICE)") \
+	$(foreach s,$(SET),--set "$(s)") $(foreach d,$(GEN_DATA),--data "$(d)") \
+	$(if $(SUBSET),--subset "$(SUBSET)") $(if $(EVAL_SUBSET),--eval-subset "$(EVAL_SUBSET)") $(GEN_ENGINE)
+# The jobs go to the batch engine: a local cluster of WORKERS processes (default: one per core; WORKERS=0: in the
+# make process), GPU=1: one worker per visible GPU, SCHEDULER=: a running dask cluster.
+GEN_ENGINE = $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") $(if $(filter 1,$(GPU)),--gpu) \
+	$(if $(WORKERS),--workers "$(WORKERS)",$(if $(or $(SCHEDULER),$(filter 1,$(GPU))),,--workers $(NPROC)))
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 
 train-arch: $(STAMP)  ## train one cell (ARCH=resnet|INDEX) on the benchmark's settings, seeds, schedules; merge
+	$(CHECK_FLAGS)
 	$(PY) -m bench.generate build "$(RESULTS)/generate/arch-$(ARCH)" --archs "$(ARCH)" $(GEN_OPTS)
 
 bench-gen: $(STAMP)  ## train cells FROM..TO (inclusive) and merge into RESULTS/generate/FROM-TO/benchmark.nbt.npz
+	$(CHECK_FLAGS)
 	$(PY) -m bench.generate build "$(RESULTS)/generate/$(FROM)-$(TO)" --archs "$(FROM)..$(TO)" $(GEN_OPTS)
 
 batch: $(STAMP)  ## ALGOS x DATASETS x SEEDS on dask, then table and plots

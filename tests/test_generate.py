@@ -18,7 +18,7 @@ from bench.generate.merge import merge
 from bench.generate.plan import select_archs, write_plan
 from bench.generate.protocol import Schedule, override
 from bench.generate.smoke import smoke_plan
-from bench.generate.train import CHECKPOINT, RESULT
+from bench.generate.train import CHECKPOINT, RESULT, JobOptions
 from bench.oracle import Benchmark
 from search_space import NUM_ARCHS, Arch
 from supernet import param_count
@@ -27,7 +27,7 @@ TINY = dict(subset=128, eval_subset=128, threads=1)
 
 
 def tiny_job(index: int = RESNET_INDEX, setting: str = "cifar10-valid", seed: int = 777, epochs: int = 2) -> Job:
-    return Job(index, setting, seed, SCHEDULES["12"].smoke(epochs=epochs), "smoke", device="cpu", **TINY)
+    return Job(index, setting, seed, SCHEDULES["12"].smoke(epochs=epochs), "smoke", JobOptions(device="cpu", **TINY))
 
 
 # --- presets ----------------------------------------------------------------------------------------------

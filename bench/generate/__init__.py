@@ -19,8 +19,8 @@ from bench.generate.local import pending_jobs, run_local
 from bench.generate.merge import BENCHMARK, build_benchmark, merge
 from bench.generate.plan import RESNET_INDEX, Plan, make_plan, read_plan, select_archs, write_plan
 from bench.generate.protocol import SCHEDULES, SEEDS, SETTINGS, Schedule, Setting
-from bench.generate.train import Job, JobStatus, read_result, train_job
+from bench.generate.train import Job, JobOptions, JobStatus, read_result, train_job
 
-__all__ = ["BENCHMARK", "RESNET_INDEX", "SCHEDULES", "SEEDS", "SETTINGS", "Job", "JobStatus", "Plan", "Schedule",
+__all__ = ["BENCHMARK", "RESNET_INDEX", "SCHEDULES", "SEEDS", "SETTINGS", "Job", "JobOptions", "JobStatus", "Plan", "Schedule",
            "Setting", "build_benchmark", "make_plan", "merge", "pending_jobs", "read_plan", "read_result",
            "run_local", "select_archs", "train_job", "write_plan"]

@@ -2,7 +2,10 @@
 
     python -m bench.generate show                                   # the presets (schedules, settings, seeds)
     python -m bench.generate plan ROOT --archs 0..389 --seeds 777 888 999   # write ROOT/plan.json
-    python -m bench.generate run ROOT [--shard 0/4]                 # train the pending jobs (resumable)
+    python -m bench.generate run ROOT [--shard 0/4]                 # train the pending jobs here (resumable)
+    python -m bench.generate run ROOT --workers 2                   # ... on a local dask cluster (runners.cluster)
+    python -m bench.generate run ROOT --gpu                         # ... one worker per visible GPU
+    python -m bench.generate run ROOT --scheduler tcp://HOST:8786   # ... on a running dask cluster
     python -m bench.generate merge ROOT                             # -> ROOT/benchmark.nbt.npz
     python -m bench.generate build ROOT --archs resnet ...          # plan + run + merge
     python -m bench.generate compare ROOT --reference nb201_tss.csv.gz
@@ -18,11 +21,11 @@ import sys
 from pathlib import Path
 
 from bench.generate.compare import compare_sources, format_rows
-from bench.generate.local import parse_shard, run_local
+from bench.generate.local import parse_shard
 from bench.generate.merge import BENCHMARK, build_benchmark
 from bench.generate.plan import make_plan, write_plan
 from bench.generate.protocol import SCHEDULES, SEEDS, SETTINGS, override
-from bench.generate.smoke import SMOKE_SETTINGS, build_smoke, smoke_plan
+from bench.generate.smoke import SMOKE_SETTINGS, smoke_plan
 from supernet.splits import OFFICIAL as OFFICIAL_SPLITS
 
 
@@ -53,7 +56,8 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-subset", type=int, help="cap on each evaluation split")
     p.add_argument("--device", help="cpu | cuda | cuda:N (default: CUDA when present)")
     p.add_argument("--threads", type=int, help="torch threads per job")
-    p.add_argument("--workers", type=int, default=0, help="data-loading worker processes per job (GPU runs)")
+    p.add_argument("--loader-workers", type=int, default=0,
+                   help="data-loading processes per job (GPU runs; the batches do not depend on it)")
     p.add_argument("--replace", action="store_true", help="replace a different plan already in ROOT")
 
 
@@ -70,14 +74,52 @@ def _make_plan(args: argparse.Namespace):  # noqa: ANN202 - a Plan
     return make_plan(args.archs, settings=args.settings, seeds=args.seeds, schedules=schedules,
                      data=_pairs(args.data, "--data"), data_dir=args.data_dir, splits_dir=args.splits_dir,
                      subset=args.subset, eval_subset=args.eval_subset, device=args.device, threads=args.threads,
-                     workers=args.workers)
+                     loader_workers=args.loader_workers)
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard", help="I/N: run every N-th job starting at I (one process per GPU or machine)")
     p.add_argument("--stop-after", type=int, help="leave each job after this many epochs (resumable)")
     p.add_argument("--keep-checkpoints", action="store_true")
+    _engine_args(p)
+
+
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int,
+                   help="local dask cluster of N worker processes (0: in this process, the default without "
+                        "--gpu/--scheduler; with --gpu: one per visible GPU)")
+    p.add_argument("--scheduler", help="address of a running dask scheduler (its workers train the jobs)")
+    p.add_argument("--gpu", action="store_true", help="one GPU per job: local workers pinned one to a GPU, or the "
+                                                      "cluster's workers with a GPU resource")
+    p.add_argument("--no-progress", action="store_true", help="a line per finished job instead of the live table")
     p.add_argument("--quiet", action="store_true")
+
+
+def _run(args: argparse.Namespace, root: Path) -> int:
+    """Train the pending jobs of ``root``'s plan, here or on the batch engine; 1 when a job failed."""
+    if args.workers is not None and args.workers < 0:
+        raise ValueError(f"--workers must be >= 0, got {args.workers}")
+    engine = bool(args.workers or args.scheduler or args.gpu)
+    if engine:
+        from runners.generate import run_jobs  # the batch engine lives with the runners
+
+        statuses = run_jobs(root, shard=parse_shard(getattr(args, "shard", None)), scheduler=args.scheduler,
+                            workers=args.workers, gpu=args.gpu, stop_after=getattr(args, "stop_after", None),
+                            keep_checkpoint=getattr(args, "keep_checkpoints", False),
+                            progress=not (args.no_progress or args.quiet), log=_log(args))
+    else:
+        from bench.generate.local import run_local
+
+        statuses = run_local(root, shard=parse_shard(getattr(args, "shard", None)),
+                             stop_after=getattr(args, "stop_after", None),
+                             keep_checkpoint=getattr(args, "keep_checkpoints", False), log=_log(args))
+    counts = {s: n for s in ("done", "skipped", "stopped", "failed")
+              if (n := sum(st.status == s for st in statuses))}
+    print(f"jobs: {counts or 'none pending'}", flush=True)
+    failed = [st for st in statuses if st.status == "failed"]
+    for st in failed:
+        print(f"failed: {st.folder}: {(st.error or '').strip().splitlines()[-1:]}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _log(args: argparse.Namespace):  # noqa: ANN202 - print or None
@@ -110,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[777, 888])
     p.add_argument("--settings", nargs="+", default=list(SMOKE_SETTINGS), choices=list(SETTINGS))
     p.add_argument("--threads", type=int)
-    p.add_argument("--quiet", action="store_true")
+    _engine_args(p)
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
@@ -130,23 +172,22 @@ def _dispatch(args: argparse.Namespace) -> int:
         path = write_plan(plan, args.root, replace=args.replace)
         print(f"plan: {path} ({len(plan.jobs())} jobs)", flush=True)
         seeded = [s for s in plan.settings if plan.source(s) in OFFICIAL_SPLITS and s != "cifar10"]
-        if seeded and plan.splits_dir is None:
+        if seeded and plan.options.splits_dir is None:
             print(f"note: no --splits-dir, so {', '.join(seeded)} use seeded splits of the official sizes, not the "
                   "official NAS-Bench-201 index lists (every result records which); pass the folder holding "
                   f"{', '.join(s.file for s in OFFICIAL_SPLITS.values())} for the benchmark's own splits",
                   file=sys.stderr, flush=True)
         if args.cmd == "plan":
             return 0
+    rc = 0
     if args.cmd in ("run", "build"):
-        statuses = run_local(args.root, shard=parse_shard(args.shard), stop_after=args.stop_after,
-                             keep_checkpoint=args.keep_checkpoints, log=_log(args))
-        print(f"jobs run: {len(statuses)} ({sum(s.status == 'done' for s in statuses)} finished)", flush=True)
+        rc = _run(args, args.root)
         if args.cmd == "run":
-            return 0
+            return rc
     if args.cmd in ("merge", "build"):
         out = build_benchmark(args.root, getattr(args, "out", None), curves=not getattr(args, "no_curves", False))
         print(f"benchmark: {out}  (load with bench.Benchmark.load({str(out)!r}))", flush=True)
-        return 0
+        return rc
     if args.cmd == "compare":
         source = args.root / BENCHMARK if args.root.is_dir() else args.root
         print(format_rows(compare_sources(source, args.reference)))
@@ -154,9 +195,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "smoke":
         plan = smoke_plan(args.cells, seeds=args.seeds, epochs=args.epochs, settings=args.settings,
                           threads=args.threads)
-        out = build_smoke(args.root, plan, log=None if args.quiet else print)
-        print(f"smoke benchmark: {out}")
-        return 0
+        write_plan(plan, args.root)
+        rc = _run(args, args.root)
+        print(f"smoke benchmark: {build_benchmark(args.root)}")
+        return rc
     raise AssertionError(args.cmd)
 
 

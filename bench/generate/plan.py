@@ -9,6 +9,7 @@ holds one is refused, so the results under a root always belong to the plan besi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from bench.generate.files import read_json, write_json
 from bench.generate.protocol import SCHEDULES, SEEDS, SETTINGS, Schedule, check_source, setting
-from bench.generate.train import Job
+from bench.generate.train import Job, JobOptions, options_from_dict
 from search_space import NUM_ARCHS, Arch
 
 PLAN = "plan.json"
@@ -71,7 +72,7 @@ def _select_one(part: str) -> list[int]:
 
 @dataclass(frozen=True)
 class Plan:
-    """Cells x settings x seeds x schedules, plus the data and machine options every job shares."""
+    """Cells x settings x seeds x schedules, plus the data sources and the `JobOptions` every job shares."""
 
     archs: tuple[int, ...]
     settings: tuple[str, ...] = tuple(SETTINGS)
@@ -79,13 +80,7 @@ class Plan:
     schedules: tuple[Schedule, ...] = (SCHEDULES["12"], SCHEDULES["200"])
     #: Data source per family (cifar10, cifar100, ImageNet16-120); the family's own set when absent.
     data: tuple[tuple[str, str], ...] = ()
-    data_dir: str | None = None
-    splits_dir: str | None = None
-    subset: int | None = None
-    eval_subset: int | None = None
-    device: str | None = None
-    threads: int | None = None
-    workers: int = 0
+    options: JobOptions = JobOptions()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", tuple(sorted(dict(self.data).items())))  # one spelling, comparable plans
@@ -116,8 +111,7 @@ class Plan:
             for index in self.archs:
                 for sett in self.settings:
                     for seed in self.seeds:
-                        out.append(Job(index, sett, seed, sched, self.source(sett), self.data_dir, self.splits_dir,
-                                       self.subset, self.eval_subset, self.device, self.threads, self.workers))
+                        out.append(Job(index, sett, seed, sched, self.source(sett), self.options))
         return out
 
     @property
@@ -125,12 +119,11 @@ class Plan:
         return any(self.source(s) == "smoke" for s in self.settings)
 
     def as_dict(self) -> dict[str, Any]:
+        """Flat, like a job: the options sit beside the selection (the layout of ``plan.json``)."""
         return {"format": PLAN_FORMAT, "version": PLAN_VERSION, "archs": list(self.archs),
                 "settings": list(self.settings), "seeds": list(self.seeds),
                 "schedules": [s.as_dict() for s in self.schedules], "data": dict(self.data),
-                "data_dir": self.data_dir, "splits_dir": self.splits_dir, "subset": self.subset,
-                "eval_subset": self.eval_subset, "device": self.device, "threads": self.threads,
-                "workers": self.workers}
+                **dataclasses.asdict(self.options)}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Plan:
@@ -139,21 +132,20 @@ class Plan:
                              f"version {raw.get('version')!r})")
         return cls(archs=tuple(raw["archs"]), settings=tuple(raw["settings"]), seeds=tuple(raw["seeds"]),
                    schedules=tuple(Schedule.from_dict(s) for s in raw["schedules"]),
-                   data=tuple(sorted(raw["data"].items())), data_dir=raw["data_dir"], splits_dir=raw["splits_dir"],
-                   subset=raw["subset"], eval_subset=raw["eval_subset"], device=raw["device"], threads=raw["threads"],
-                   workers=raw.get("workers", 0))
+                   data=tuple(sorted(raw["data"].items())), options=options_from_dict(raw))
 
 
 def make_plan(archs: str | int | Iterable[str | int], *, settings: Sequence[str] | None = None,
               seeds: Sequence[int] | None = None, schedules: Sequence[str | Schedule] | None = None,
               data: dict[str, str] | None = None, **options: Any) -> Plan:
-    """A `Plan` from a selection and names (defaults: the four settings, seeds 777/888/999, schedules 12 and 200)."""
+    """A `Plan` from a selection and names (defaults: the four settings, seeds 777/888/999, schedules 12 and 200);
+    ``options`` are the `JobOptions` fields (``data_dir=``, ``device=``, ``threads=`` ...)."""
     scheds = tuple(SCHEDULES[s] if isinstance(s, str) and s in SCHEDULES else s for s in (schedules or ("12", "200")))
     for s in scheds:
         if not isinstance(s, Schedule):
             raise ValueError(f"unknown schedule {s!r}; valid: {', '.join(SCHEDULES)} (or a Schedule)")
     return Plan(archs=select_archs(archs), settings=tuple(settings or SETTINGS), seeds=tuple(seeds or SEEDS),
-                schedules=scheds, data=tuple(sorted((data or {}).items())), **options)
+                schedules=scheds, data=tuple(sorted((data or {}).items())), options=JobOptions(**options))
 
 
 def plan_path(root: Path | str) -> Path:

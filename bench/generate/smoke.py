@@ -18,6 +18,7 @@ from bench.generate.local import run_local
 from bench.generate.merge import build_benchmark
 from bench.generate.plan import Plan, write_plan
 from bench.generate.protocol import SCHEDULES, setting
+from bench.generate.train import JobOptions
 from search_space import NUM_ARCHS
 
 SMOKE_SETTINGS = ("cifar10-valid", "cifar10")
@@ -35,7 +36,8 @@ def smoke_plan(num_cells: int = 200, *, cells: Sequence[int] | None = None, seed
     data = {setting(s).family: "smoke" for s in settings}
     sched = SCHEDULES["12"].smoke(epochs=epochs, C=C, N=N, batch_size=batch_size)
     return Plan(archs=tuple(int(c) for c in cells), settings=tuple(settings), seeds=tuple(seeds), schedules=(sched,),
-                data=tuple(data.items()), subset=subset, eval_subset=eval_subset, device="cpu", threads=threads)
+                data=tuple(data.items()),
+                options=JobOptions(subset=subset, eval_subset=eval_subset, device="cpu", threads=threads))
 
 
 def build_smoke(root: Path | str, plan: Plan | None = None, *, log: Callable[[str], None] | None = None) -> Path:

@@ -8,7 +8,8 @@ folder ``ROOT/runs/INDEX/SETTING/seed-SEED/SCHEDULE/``:
   killed job started again continues from the last finished epoch and ends with the same result as an
   uninterrupted one (the loaders hold no RNG state: epoch ``e``'s batches are a function of the seed and ``e``);
 - ``result.json`` at the end (per-epoch train loss/accuracy/seconds, per-epoch evaluation loss/accuracy/seconds of
-  every split, latency, parameters, FLOPs, what data and device were used), then the ``DONE`` marker, then the
+  every split, latency, parameters, FLOPs, what data and device were used, the epoch the last attempt resumed
+  from), then the ``DONE`` marker, then the
   checkpoint is removed (a finished job keeps only its small result).
 
 Determinism: the network is initialised from ``torch.manual_seed(seed)``; batch order and augmentation come from
@@ -45,6 +46,36 @@ RESULT_VERSION = 1
 
 
 @dataclass(frozen=True)
+class JobOptions:
+    """Where a job finds its data and how it runs: the same for every job of a plan, so a plan holds it once.
+
+    None of it is part of a job's identity except the two caps (a checkpoint moves between machines, devices and
+    thread counts; it does not move between different training sets)."""
+
+    data_dir: str | None = None
+    splits_dir: str | None = None
+    #: Caps on training images and on each evaluation split (a seeded choice; CPU-sized runs).
+    subset: int | None = None
+    eval_subset: int | None = None
+    #: ``cpu``, ``cuda``, ``cuda:N`` or None (CUDA when present).
+    device: str | None = None
+    #: torch intra-op threads (None: leave torch's default).
+    threads: int | None = None
+    #: Data-loading worker processes (0: in this process); the batches do not depend on it.
+    loader_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        for name in ("subset", "eval_subset"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 or None, got {value}")
+        if self.loader_workers < 0:
+            raise ValueError(f"loader_workers must be >= 0, got {self.loader_workers}")
+
+
+@dataclass(frozen=True)
 class Job:
     """One (cell, setting, seed, schedule) training run and everything needed to run it anywhere."""
 
@@ -54,24 +85,13 @@ class Job:
     schedule: Schedule
     #: Data source: the official set of the setting's family, ``cifar10-jpeg`` or ``smoke``.
     data: str
-    data_dir: str | None = None
-    splits_dir: str | None = None
-    subset: int | None = None
-    eval_subset: int | None = None
-    #: ``cpu``, ``cuda``, ``cuda:N`` or None (CUDA when present).
-    device: str | None = None
-    #: torch intra-op threads (None: leave torch's default).
-    threads: int | None = None
-    #: Data-loading worker processes (0: in this process); the batches do not depend on it.
-    workers: int = 0
+    options: JobOptions = JobOptions()
 
     def __post_init__(self) -> None:
         Arch.from_index(self.index)  # range check with a clear message
         check_source(setting(self.setting), self.data)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads}")
 
     @property
     def arch(self) -> Arch:
@@ -83,16 +103,23 @@ class Job:
     def identity(self) -> dict[str, Any]:
         """What makes two runs the same run (a checkpoint from a different one is refused)."""
         return {"index": self.index, "setting": self.setting, "seed": self.seed, "schedule": self.schedule.as_dict(),
-                "data": self.data, "subset": self.subset, "eval_subset": self.eval_subset}
+                "data": self.data, "subset": self.options.subset, "eval_subset": self.options.eval_subset}
 
     def as_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["schedule"] = self.schedule.as_dict()
-        return out
+        """Flat: the job's own fields and its options side by side (the layout of ``result.json``'s ``job``)."""
+        return {"index": self.index, "setting": self.setting, "seed": self.seed,
+                "schedule": self.schedule.as_dict(), "data": self.data, **dataclasses.asdict(self.options)}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Job:
-        return cls(**{**raw, "schedule": Schedule.from_dict(raw["schedule"])})
+        return cls(raw["index"], raw["setting"], raw["seed"], Schedule.from_dict(raw["schedule"]), raw["data"],
+                   options_from_dict(raw))
+
+
+def options_from_dict(raw: dict[str, Any]) -> JobOptions:
+    """The `JobOptions` fields of a flat dict (a plan or a job as written); absent ones take their defaults."""
+    raw = {"loader_workers": raw["workers"], **raw} if "workers" in raw else raw  # its name in the first plans
+    return JobOptions(**{f.name: raw[f.name] for f in dataclasses.fields(JobOptions) if f.name in raw})
 
 
 @dataclass(frozen=True)
@@ -100,10 +127,13 @@ class JobStatus:
     """What a job reports back to its dispatcher (small; the figures stay in the job's folder)."""
 
     folder: str
-    #: ``done`` (trained now), ``skipped`` (was already done) or ``stopped`` (left resumable after ``stop_after``).
+    #: ``done`` (trained now), ``skipped`` (was already done), ``stopped`` (left resumable after ``stop_after``) or
+    #: ``failed`` (set by a dispatcher).
     status: str
     epochs_done: int
     seconds: float
+    #: Why a job failed (a dispatcher's record; `train_job` raises instead).
+    error: str | None = None
 
 
 def train_job(job: Job, root: Path | str, *, stop_after: int | None = None, keep_checkpoint: bool = False,
@@ -116,26 +146,27 @@ def train_job(job: Job, root: Path | str, *, stop_after: int | None = None, keep
     folder = job.folder(root)
     if is_done(folder):
         return JobStatus(str(folder), "skipped", job.schedule.epochs, 0.0)
-    if job.threads is not None:
-        torch.set_num_threads(job.threads)
-    device = pick_device(job.device)
+    opts = job.options
+    if opts.threads is not None:
+        torch.set_num_threads(opts.threads)
+    device = pick_device(opts.device)
     sched = job.schedule
-    data = setting_data(setting(job.setting), job.data, data_dir=job.data_dir, splits_dir=job.splits_dir,
+    data = setting_data(setting(job.setting), job.data, data_dir=opts.data_dir, splits_dir=opts.splits_dir,
                         seed=job.seed, batch_size=sched.batch_size, eval_batch_size=sched.eval_batch_size,
-                        subset=job.subset, eval_subset=job.eval_subset, num_workers=job.workers)
+                        subset=opts.subset, eval_subset=opts.eval_subset, num_workers=opts.loader_workers)
     torch.manual_seed(job.seed)
     net = build_network(job.arch, data.num_classes, C=sched.C, N=sched.N).to(device)
     optimizer = torch.optim.SGD(net.parameters(), lr=sched.lr, momentum=sched.momentum, nesterov=sched.nesterov,
                                 weight_decay=sched.weight_decay)
     criterion = nn.CrossEntropyLoss()
     records = _empty_records(data)
-    start = 0
+    start = resumed_from = 0
     state = load_checkpoint(folder / CHECKPOINT, {"job": job.identity()})
     if state is not None:
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         records = state["records"]
-        start = int(state["epoch"])
+        start = resumed_from = int(state["epoch"])
         restore_rng(state["rng"])
         if log:
             log(f"{folder}: resuming after epoch {start}")
@@ -171,6 +202,7 @@ def train_job(job: Job, root: Path | str, *, stop_after: int | None = None, keep
             log(f"{folder}: epoch {epoch + 1}/{sched.epochs} lr {lr:.4f} train loss {loss:.4f} acc {acc:.2f}% "
                 f"({seconds:.1f} s); {ev}")
     result = _result(job, data, net, records, device)
+    result["resumed_from_epoch"] = resumed_from
     write_json(folder / RESULT, result)
     mark_done(folder)
     if not keep_checkpoint:
@@ -269,4 +301,4 @@ def _result(job: Job, data: SettingData, net: nn.Module, records: dict[str, Any]
     }
 
 
-__all__ = ["CHECKPOINT", "RESULT", "Job", "JobStatus", "read_result", "train_job"]
+__all__ = ["CHECKPOINT", "RESULT", "Job", "JobOptions", "JobStatus", "options_from_dict", "read_result", "train_job"]
