@@ -64,8 +64,9 @@ def run_jobs(root: Path | str, *, shard: tuple[int, int] | None = None, schedule
                    if is_done(j.folder(root))]
         return skipped + run_local(root, shard=shard, stop_after=stop_after, keep_checkpoint=keep_checkpoint, log=log)
     statuses: list[JobStatus] = []
-    view = ProgressView(Counter(group(j) for j in jobs), title="training jobs", group="schedule, setting",
-                        statuses=STATUSES, enabled=progress)
+    view = ProgressView(Counter(group(j) for j in jobs), title="training jobs", group="job",
+                        statuses=STATUSES if stop_after is not None else tuple(s for s in STATUSES if s != "stopped"),
+                        enabled=progress)
 
     def record(job: Job, st: JobStatus) -> None:
         statuses.append(st)

@@ -66,14 +66,17 @@ class ProgressView:
             self._live.update(self._render())
 
     def _render(self) -> Any:
+        from rich import box
         from rich.table import Table
 
         elapsed = time.perf_counter() - self.t0
-        t = Table(title=f"{self.title} ({elapsed:.0f} s)", title_justify="left")
-        t.add_column(self.group, justify="left")
+        # A light box: the table fits 80 columns (a log file, a narrow terminal) with a build's longer group names.
+        t = Table(title=f"{self.title} ({elapsed:.0f} s)", title_justify="left", box=box.SIMPLE_HEAD,
+                  padding=(0, 1), pad_edge=False)
+        t.add_column(self.group, justify="left", no_wrap=True)
         for col in ("done" if s == "finished" else s for s in self.statuses):
             t.add_column(col, justify="right")
-        for col in ("running", "total", "rate", "time left"):
+        for col in ("run", "total", "rate", "eta"):
             t.add_column(col, justify="right")
         for name, total in self.totals.items():
             c = self.counts[name]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import kill_driver_alone, kill_group, process_group
 from test_runner import PY, ROOT, ToyQuery, folder, toys  # noqa: F401 - the toy searchers' fixture
 
 from algos.base import SearchContext, SearchResult
@@ -70,19 +71,6 @@ def _wait_for_checkpoint(results: Path, proc: subprocess.Popen, log: Path, timeo
         time.sleep(0.02)
     raise AssertionError(f"no weight-sharing run reached a checkpoint mid-run (batch rc={proc.poll()}):\n"
                          + log.read_text()[-4000:])
-
-
-def _group(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(int(stat.parent.name))
-    return out
 
 
 def _runs(results: Path) -> dict[str, tuple[dict, pd.DataFrame]]:
@@ -137,12 +125,12 @@ def test_a_worker_killed_mid_run_is_retried_and_the_batch_completes(reference: t
     try:
         victim = _wait_for_checkpoint(results, proc, log)
         pid = _info(victim)["process"]["pid"]
-        assert pid != proc.pid and proc.pid in _group(proc.pid)  # a worker process of this batch, not the driver
+        assert pid != proc.pid and proc.pid in process_group(proc.pid)  # a worker process of this batch, not the driver
         os.kill(pid, signal.SIGKILL)
         assert not (victim / RESULT).exists()  # it really died mid-run
         assert proc.wait(timeout=240) == 0, log.read_text()[-4000:]
     finally:
-        _kill_group(proc)
+        kill_group(proc)
     # dask re-ran the task in a new worker process, which resumed the run from its last epoch's checkpoint
     info = _info(victim)
     assert info["process"]["pid"] != pid and info["info"]["resumed_from_epoch"] >= 1
@@ -161,17 +149,12 @@ def test_a_killed_batch_restarted_skips_finished_runs_and_resumes_the_rest(refer
     pgid = proc.pid
     try:
         _wait_for_checkpoint(results, proc, log)
-        cluster = _group(pgid)
+        cluster = process_group(pgid)
         assert len(cluster) >= 3, cluster  # the driver and its two worker processes (at least)
         # The driver dies first and alone (as under the OOM killer): its workers must not outlive it.
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        end = time.monotonic() + 20
-        while _group(pgid) and time.monotonic() < end:
-            time.sleep(0.1)
-        orphans = _group(pgid)
+        orphans = kill_driver_alone(proc)
     finally:
-        _kill_group(proc)  # the rest of the process group, if anything was left: the whole batch is dead now
+        kill_group(proc)  # the rest of the process group, if anything was left: the whole batch is dead now
     assert orphans == [], f"worker processes outlived the driver: {orphans}"
     # state at the kill: some runs finished, the weight-sharing runs in the middle (checkpoint, no result)
     finished = {f: (f / RESULT).read_bytes() for f in (results / "nb201").glob("*/*/seed-*") if read_result(f)}
@@ -230,26 +213,17 @@ def test_a_stuck_worker_dies_with_its_driver(tmp_path: Path) -> None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         end = time.monotonic() + 10
-        while pid in _group(proc.pid) and time.monotonic() < end:
+        while pid in process_group(proc.pid) and time.monotonic() < end:
             time.sleep(0.1)
-        assert pid not in _group(proc.pid), "a worker stuck with the GIL held outlived its driver"
+        assert pid not in process_group(proc.pid), "a worker stuck with the GIL held outlived its driver"
     finally:
-        _kill_group(proc)
+        kill_group(proc)
 
 
 def _checkpoint_epoch(f: Path) -> int:
     import torch
 
     return int(torch.load(f / STATE / "checkpoint.pt", map_location="cpu", weights_only=False)["epoch"])
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Clean-up: nothing of a test's batch outlives the test."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=30)
 
 
 # --- 4. a full disk, a results folder that cannot be written ---------------------------------------------------

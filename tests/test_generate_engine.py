@@ -7,6 +7,7 @@ The builds are smoke-sized (the offline digits, C=2, N=1): a job takes a second 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import os
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import kill_driver_alone, kill_group
 from test_runner import PY, ROOT
 
 from bench import Benchmark
@@ -114,18 +116,6 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _group(pgid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(int(stat.parent.name))
-    return out
-
-
 def _mid_job(root: Path, proc: subprocess.Popen, log: Path, timeout: float = 120) -> Path:
     """A job folder with an epoch checkpoint and no DONE marker: a job in the middle of its training."""
     end = time.monotonic() + timeout
@@ -157,7 +147,6 @@ def test_a_worker_and_then_the_driver_killed_mid_build(reference: Path, tmp_path
     cmd = _command(root)
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-    pgid = proc.pid
     try:
         # 1. the workers die in the middle of a job: dask re-runs its task elsewhere, which resumes the job
         first = _mid_job(root, proc, log)
@@ -172,25 +161,19 @@ def test_a_worker_and_then_the_driver_killed_mid_build(reference: Path, tmp_path
             time.sleep(0.02)
         assert _progressed(first, killed_at), f"the killed job was not taken up again:\n{log.read_text()[-4000:]}"
         # 2. the driver dies alone (as under the OOM killer) with jobs in the middle: no worker outlives it
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        end = time.monotonic() + 20
-        while _group(pgid) and time.monotonic() < end:
-            time.sleep(0.1)
-        orphans = _group(pgid)
+        orphans = kill_driver_alone(proc)
         middle = [f.parent for f in root.glob(f"runs/*/*/*/*/{CHECKPOINT}") if not is_done(f.parent)]
     finally:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_group(proc)
     assert orphans == [], f"worker processes outlived the driver: {orphans}"
     done_before = {p.parent: p.read_bytes() for p in root.glob(f"runs/*/*/*/*/{RESULT}")}
     assert middle and len(done_before) < len(CELLS)
     with open(log, "ab") as fh:  # 3. the same command again, to the end
         rerun = subprocess.run(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, timeout=300)
     assert rerun.returncode == 0, log.read_text()[-4000:]
-    assert f"'skipped': {len(done_before)}" in log.read_text().splitlines()[-2]
+    counts = ast.literal_eval(log.read_text().splitlines()[-2].removeprefix("jobs: "))
+    assert counts == {"done": len(CELLS) - len(done_before), "skipped": len(done_before)} if done_before else \
+        counts == {"done": len(CELLS)}
     for folder, before in done_before.items():  # finished jobs untouched
         assert (folder / RESULT).read_bytes() == before
     for folder in {first, *middle}:  # each resumed from its checkpoint, not started afresh

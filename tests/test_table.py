@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_same_table
 
 from bench import Benchmark, MissingFigureError, Table, TableError, search_dataset
 from bench.sources import cache_dir, open_table, source_kind
@@ -30,16 +31,6 @@ def _table(seed: int = 0) -> Table:
     return table
 
 
-def _assert_same(a: Table, b: Table) -> None:
-    assert a.info == b.info
-    for part in ("means", "trials", "curves"):
-        x, y = getattr(a, part), getattr(b, part)
-        assert sorted(x) == sorted(y)
-        for k in x:
-            assert x[k].dtype == y[k].dtype
-            np.testing.assert_array_equal(x[k], y[k])
-
-
 def _leftovers(folder: Path, keep: Path | None = None) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p != keep)
 
@@ -50,7 +41,7 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     path = table.save(tmp_path / "sub" / "t.nbt.npz")
     assert path == tmp_path / "sub" / "t.nbt.npz"
     back = Table.load(path)
-    _assert_same(table, back)
+    assert_same_table(table, back)
     assert not back.means["cifar100/params_M"].flags.writeable  # shared read-only, never edited by a caller
     assert _leftovers(path.parent, keep=path) == []
 
@@ -70,7 +61,7 @@ def test_overwrite_replaces_whole_table(tmp_path: Path) -> None:
     _table(1).save(path)
     newer = _table(2)
     newer.save(path)
-    _assert_same(newer, Table.load(path))
+    assert_same_table(newer, Table.load(path))
     assert _leftovers(tmp_path, keep=path) == []
 
 
@@ -189,7 +180,7 @@ def test_failed_save_keeps_old_or_nothing(tmp_path: Path, monkeypatch, exc: Base
         _table(2).save(path)
     monkeypatch.undo()
     if had_old:
-        _assert_same(old, Table.load(path))
+        assert_same_table(old, Table.load(path))
         assert _leftovers(tmp_path, keep=path) == []
     else:
         assert _leftovers(tmp_path) == []
@@ -208,7 +199,7 @@ def test_failed_fsync_or_rename_leaves_nothing(tmp_path: Path, monkeypatch, wher
     with pytest.raises(OSError, match=where):
         _table(2).save(path)
     monkeypatch.undo()
-    _assert_same(old, Table.load(path))
+    assert_same_table(old, Table.load(path))
     assert _leftovers(tmp_path, keep=path) == []
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_same_table
 
 import bench.table as table_module
 from bench import Table, TableError
@@ -51,16 +52,6 @@ def _flip_in_file(path: Path, array: np.ndarray) -> None:
     assert where > 0
     data[where + 3] ^= 0x40
     path.write_bytes(bytes(data))
-
-
-def _same(a: Table, b: Table) -> None:
-    assert a.info == b.info
-    for part in ("means", "trials", "curves"):
-        x, y = getattr(a, part), getattr(b, part)
-        assert list(x) == list(y)
-        for k in x:
-            assert x[k].dtype == y[k].dtype
-            np.testing.assert_array_equal(x[k], y[k])
 
 
 def test_load_reads_no_curve(tmp_path: Path, digests: list) -> None:
@@ -116,10 +107,10 @@ def test_round_trip_with_curves_never_read(tmp_path: Path) -> None:
     path = original.save(tmp_path / "a.nbt.npz")
     loaded = Table.load(path)
     copy = loaded.save(tmp_path / "b.nbt.npz")  # curves never accessed: saving reads (and checks) them
-    _same(original, Table.load(copy))
+    assert_same_table(original, Table.load(copy))
     again = Table.load(copy)
     again.save(copy)  # over its own file while its curves are still lazy: they come from the old inode
-    _same(original, Table.load(copy))
+    assert_same_table(original, Table.load(copy))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nbt.npz", "b.nbt.npz"]
 
 
@@ -139,8 +130,8 @@ def test_file_replaced_by_rename_while_open(tmp_path: Path) -> None:
     old.save(path)
     opened = Table.load(path)
     new.save(path)  # atomic: written aside, renamed over the path
-    _same(old, opened)
-    _same(new, Table.load(path))
+    assert_same_table(old, opened)
+    assert_same_table(new, Table.load(path))
 
 
 def test_file_truncated_in_place_while_open(tmp_path: Path) -> None:
@@ -178,7 +169,7 @@ def test_pickled_table_carries_its_curves(tmp_path: Path) -> None:
     loaded = Table.load(original.save(tmp_path / "t.nbt.npz"))
     back = pickle.loads(pickle.dumps(loaded))
     assert isinstance(back.curves, Curves) and all(back.curves.is_loaded(k) for k in CURVES)
-    _same(original, back)
+    assert_same_table(original, back)
 
 
 def test_plain_dict_of_curves_and_edits() -> None:

@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench.generate.compare import compare_sources, format_rows
+from bench.generate.compare import compare_sources
 from bench.generate.local import parse_shard
 from bench.generate.merge import BENCHMARK, build_benchmark
 from bench.generate.plan import make_plan, write_plan
@@ -190,7 +190,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return rc
     if args.cmd == "compare":
         source = args.root / BENCHMARK if args.root.is_dir() else args.root
-        print(format_rows(compare_sources(source, args.reference)))
+        print(compare_sources(source, args.reference))
         return 0
     if args.cmd == "smoke":
         plan = smoke_plan(args.cells, seeds=args.seeds, epochs=args.epochs, settings=args.settings,

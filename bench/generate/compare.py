@@ -47,9 +47,14 @@ def compare(ours: Benchmark, reference: Benchmark) -> list[Row]:
     return rows
 
 
-def format_rows(rows: list[Row]) -> str:
+def format_rows(rows: list[Row], ours: Benchmark | None = None, reference: Benchmark | None = None) -> str:
+    """A text table of ``rows``; when there are none, which accuracy metrics each side has (e.g. a build with an
+    overridden epoch count has ``@1`` figures and the benchmark ``@12`` and ``@200``)."""
     if not rows:
-        return "no trained cell has a metric the reference also has"
+        msg = "no trained cell has an accuracy metric the reference also has"
+        if ours is not None and reference is not None:
+            msg += f"\n  here:      {', '.join(_accuracy(ours)) or 'none'}\n  reference: {', '.join(_accuracy(reference))}"
+        return msg
     lines = [f"{'metric':28s} {'index':>5s} {'ours':>8s} {'reference':>9s} {'diff':>7s}  trials here  arch"]
     for r in rows:
         trials = ", ".join("-" if math.isnan(t) else f"{t:.2f}" for t in r.ours_trials)
@@ -58,8 +63,14 @@ def format_rows(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def compare_sources(ours: str | os.PathLike, reference: str | os.PathLike | None) -> list[Row]:
-    return compare(Benchmark.load(ours), Benchmark.load(reference))
+def _accuracy(bench: Benchmark) -> list[str]:
+    return [m for m in bench.metrics if MetricName.parse(m).is_accuracy]
+
+
+def compare_sources(ours: str | os.PathLike, reference: str | os.PathLike | None) -> str:
+    """The comparison of two sources as text (`format_rows`)."""
+    a, b = Benchmark.load(ours), Benchmark.load(reference)
+    return format_rows(compare(a, b), a, b)
 
 
 __all__ = ["Row", "compare", "compare_sources", "format_rows"]
