@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.generate.files import is_done, write_text
+from bench.generate.files import ERROR, is_done, write_text
 from bench.generate.local import run_local
 from bench.generate.plan import read_plan
 from bench.generate.train import Job, JobStatus, train_job
@@ -37,9 +37,6 @@ from runners.progress import ProgressView
 
 #: Extra attempts of a job that raised (a worker's death is dask's ``allowed-failures`` business, not this).
 RETRIES = 1
-#: The traceback of a job that failed on every attempt, in its folder (removed by nothing: a later success leaves
-#: ``DONE`` beside it, which is what counts).
-ERROR = "ERROR"
 #: Progress statuses of a build (``done`` shows as finished).
 STATUSES = ("finished", "stopped", "failed", "skipped")
 

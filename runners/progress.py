@@ -72,7 +72,7 @@ class ProgressView:
         elapsed = time.perf_counter() - self.t0
         # A light box: the table fits 80 columns (a log file, a narrow terminal) with a build's longer group names.
         t = Table(title=f"{self.title} ({elapsed:.0f} s)", title_justify="left", box=box.SIMPLE_HEAD,
-                  padding=(0, 1), pad_edge=False)
+                  padding=(0, 1), pad_edge=False, collapse_padding=True)
         t.add_column(self.group, justify="left", no_wrap=True)
         for col in ("done" if s == "finished" else s for s in self.statuses):
             t.add_column(col, justify="right")

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from bench.generate import __main__ as cli
 from bench.generate.files import is_done
 from bench.generate.plan import Plan, read_plan
 from bench.generate.smoke import smoke_plan
+from bench.generate.status import build_status, format_status
 from bench.generate.train import CHECKPOINT, RESULT, JobOptions
 from runners import cluster
 from runners.generate import ERROR, run_jobs
@@ -95,6 +97,11 @@ def test_a_failing_job_is_recorded_and_the_others_finish(tmp_path: Path, capsys:
     assert all(not is_done(f.parent) for f in failed)
     assert len(list(tmp_path.glob("runs/*/cifar100/*/*/DONE"))) == 2
     assert "'failed': 2" in out.out and "'done': 2" in out.out and "failed:" in out.err
+    states = Counter(s.state for s in build_status(tmp_path))
+    assert states == {"failed": 2, "done": 2}
+    assert cli.main(["status", str(tmp_path), "--jobs"]) == 0
+    shown = capsys.readouterr().out
+    assert [line.split()[1:5] for line in shown.splitlines() if line.startswith("all")] == [["2", "0", "2", "0"]]
     table = Benchmark.load(build_benchmark(tmp_path))
     assert table.values(list(CELLS[:2]), "cifar100/x-test@2").tolist() == pytest.approx(
         [json.loads(p.read_text())["summary"]["final"]["x-test"]
@@ -208,6 +215,18 @@ def test_gpu_without_a_gpu_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp
     assert "--gpu was given but this machine shows no CUDA device" in capsys.readouterr().err
     assert cli.main(["run", str(tmp_path), "--workers", "-1"]) == 2
     assert "--workers must be >= 0, got -1" in capsys.readouterr().err
+
+
+def test_status_while_a_build_is_under_way(tmp_path: Path) -> None:
+    """Jobs left after one epoch are ``started`` (checkpoint, no result), the others ``pending``; nothing is
+    written by asking."""
+    write_plan(_plan(), tmp_path)
+    run_local(tmp_path, shard=(0, 3), stop_after=1, log=None)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    states = build_status(tmp_path)
+    assert [s.state for s in states] == ["started" if i % 3 == 0 else "pending" for i in range(len(CELLS))]
+    assert format_status(states).splitlines()[-1].split() == ["all", "0", "2", "0", "4", "6"]
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
 def test_plan_options_are_stored_once_and_read_back(tmp_path: Path) -> None:

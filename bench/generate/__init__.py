@@ -10,7 +10,8 @@ Steps (each a module; the command line is ``python -m bench.generate``):
 3. `bench.generate.merge`: the finished jobs -> ``ROOT/benchmark.nbt.npz`` (a `bench.table.Table`; untrained cells
    NaN), which `bench.Benchmark.load` serves to every searcher.
 
-`bench.generate.protocol` holds the benchmark's schedules (200 and 12 epochs), split settings and seeds as frozen
+`bench.generate.status` says which jobs are done, started, failed or pending (read-only, safe while a build runs);
+the dispatch over the batch engine (dask, GPUs) is `runners.generate`. `bench.generate.protocol` holds the benchmark's schedules (200 and 12 epochs), split settings and seeds as frozen
 dataclasses; `bench.generate.data` builds a setting's loaders; `bench.generate.smoke` makes a toy benchmark on the
 offline digits; `bench.generate.compare` sets a built table beside a reference (e.g. the published CSV).
 """

@@ -6,6 +6,7 @@
     python -m bench.generate run ROOT --workers 2                   # ... on a local dask cluster (runners.cluster)
     python -m bench.generate run ROOT --gpu                         # ... one worker per visible GPU
     python -m bench.generate run ROOT --scheduler tcp://HOST:8786   # ... on a running dask cluster
+    python -m bench.generate status ROOT [--jobs]                   # done / started / failed / pending (while it runs)
     python -m bench.generate merge ROOT                             # -> ROOT/benchmark.nbt.npz
     python -m bench.generate build ROOT --archs resnet ...          # plan + run + merge
     python -m bench.generate compare ROOT --reference nb201_tss.csv.gz
@@ -26,6 +27,7 @@ from bench.generate.merge import BENCHMARK, build_benchmark
 from bench.generate.plan import make_plan, write_plan
 from bench.generate.protocol import SCHEDULES, SEEDS, SETTINGS, override
 from bench.generate.smoke import SMOKE_SETTINGS, smoke_plan
+from bench.generate.status import build_status, format_status
 from supernet.splits import OFFICIAL as OFFICIAL_SPLITS
 
 
@@ -135,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="train the pending jobs of ROOT's plan")
     p.add_argument("root", type=Path)
     _run_args(p)
+    p = sub.add_parser("status", help="where a build stands: jobs done, started, failed, pending")
+    p.add_argument("root", type=Path)
+    p.add_argument("--jobs", action="store_true", help="also a line per job, with a finished job's final figures")
     p = sub.add_parser("merge", help="merge finished jobs into ROOT/benchmark.nbt.npz")
     p.add_argument("root", type=Path)
     p.add_argument("--out", type=Path)
@@ -188,6 +193,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         out = build_benchmark(args.root, getattr(args, "out", None), curves=not getattr(args, "no_curves", False))
         print(f"benchmark: {out}  (load with bench.Benchmark.load({str(out)!r}))", flush=True)
         return rc
+    if args.cmd == "status":
+        print(format_status(build_status(args.root), jobs=args.jobs))
+        return 0
     if args.cmd == "compare":
         source = args.root / BENCHMARK if args.root.is_dir() else args.root
         print(compare_sources(source, args.reference))

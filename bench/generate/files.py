@@ -15,6 +15,8 @@ from bench.atomic import write_atomic
 from bench.jsonio import read_json
 
 DONE = "DONE"
+#: The traceback of a job whose last attempt failed (written by the dispatcher; ``DONE`` beside it wins).
+ERROR = "ERROR"
 
 
 def write_json(path: Path | str, obj: Any) -> Path:
@@ -34,4 +36,4 @@ def is_done(folder: Path | str) -> bool:
     return (Path(folder) / DONE).is_file()
 
 
-__all__ = ["DONE", "is_done", "mark_done", "read_json", "write_json", "write_text"]
+__all__ = ["DONE", "ERROR", "is_done", "mark_done", "read_json", "write_json", "write_text"]
