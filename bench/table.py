@@ -14,19 +14,17 @@ format name and version, the source's provenance and a SHA-256 of every array; i
 and renamed, so a reader never sees half a table.
 
 Loading is lazy for the curves, which are most of a file imported from the official releases (~140 MB) and which
-almost no query needs: `Table.load` memory-maps the file, copies and checks the means and trials at once, and reads
-and checks a curve the first time it is asked for (see `Curves`). The mapping holds the file's inode open, so a table
-file replaced by rename while a `Table` is open (every writer here renames) leaves that `Table` reading the old file,
-whole and consistent. A file overwritten *in place* is not supported: a curve not yet read then fails its checksum
-(or the file's shrinking is reported) at first access.
+almost no query needs: `Table.load` reads and checks the means and trials at once and only the headers of the
+curves, and reads and checks a curve the first time it is asked for (see `Curves`). The table keeps the archive
+open, so a table file replaced by rename while a `Table` is open (every writer here renames) leaves that `Table`
+reading the old file, whole and consistent. A file overwritten *in place* is not supported: a curve not yet read
+then fails its checksum or cannot be read, which is reported at first access.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import mmap
 import os
 import re
 import threading
@@ -105,34 +103,31 @@ def metric(dataset: str, fld: str, epochs: int | None = None) -> str:
 
 @dataclass(frozen=True)
 class _Member:
-    """Where one array of a table file lies in its memory map; `check` compares it with the file's index."""
+    """One array of an open table file: where to read it (``zipfile``) and what its header and index say."""
 
     path: Path
     key: str
-    buffer: mmap.mmap
-    offset: int
+    archive: zipfile.ZipFile
     dtype: np.dtype
     shape: tuple[int, ...]
-    fortran_order: bool
     digest: str | None  # None: load(verify=False), nothing is checked
 
-    @property
-    def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
-
-    def view(self) -> np.ndarray:
-        """The array's bytes in place (read-only, no copy)."""
-        # mmap.size() is the file's current size: an in-place overwrite that shrank it would fault (SIGBUS) on access.
-        if self.buffer.size() < self.offset + self.nbytes:
-            raise TableError(f"benchmark table {str(self.path)!r} was truncated in place while open (reading "
-                             f"{self.key!r}); table files are replaced by rename, never rewritten")
-        count = int(np.prod(self.shape, dtype=np.int64))
-        flat = np.frombuffer(self.buffer, dtype=self.dtype, count=count, offset=self.offset)
-        return flat.reshape(self.shape, order="F" if self.fortran_order else "C")
-
-    def check(self, array: np.ndarray) -> None:
+    def read(self) -> np.ndarray:
+        """The array, read from the archive (read-only); a damaged member raises TableError naming it."""
+        try:
+            with self.archive.open(self.key + ".npy") as fh:
+                array = npy_format.read_array(fh, allow_pickle=False)
+        except zipfile.BadZipFile as exc:  # the archive's own CRC-32 of the member caught it first
+            raise TableError(f"benchmark table {str(self.path)!r} is corrupted: checksum mismatch in {self.key!r} "
+                             f"({exc})") from exc
+        except (EOFError, OSError, ValueError) as exc:
+            raise TableError(f"benchmark table {str(self.path)!r}: cannot read {self.key!r} ({type(exc).__name__}: "
+                             f"{exc}); was it truncated in place while open? Table files are replaced by rename, "
+                             "never rewritten") from exc
         if self.digest is not None and _digest(array) != self.digest:
             raise TableError(f"benchmark table {str(self.path)!r} is corrupted: checksum mismatch in {self.key!r}")
+        array.setflags(write=False)
+        return array
 
 
 class Curves(MutableMapping[str, np.ndarray]):
@@ -159,9 +154,7 @@ class Curves(MutableMapping[str, np.ndarray]):
         with self._lock:
             entry = self._entries[name]
             if isinstance(entry, _Member):
-                array = entry.view()
-                entry.check(array)
-                self._entries[name] = entry = array
+                self._entries[name] = entry = entry.read()
         return entry
 
     def __setitem__(self, name: str, curve: np.ndarray) -> None:
@@ -191,7 +184,7 @@ class Curves(MutableMapping[str, np.ndarray]):
         return f"Curves({', '.join(f'{k!r}' + ('' if self.is_loaded(k) else ' (not read)') for k in self)})"
 
     def __reduce__(self) -> tuple:
-        # A memory map cannot travel to another process: a pickled table carries its curves' values.
+        # An open file cannot travel to another process: a pickled table carries its curves' values.
         return (type(self), (dict(self.items()),))
 
 
@@ -269,7 +262,7 @@ class Table:
             members = _members(path)
             if META not in members:
                 raise TableError(f"{str(path)!r} is not a benchmark table (no {META} entry)")
-            meta = json.loads(members[META].view().tobytes().decode())
+            meta = json.loads(members[META].read().tobytes().decode())
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
                 found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
                 raise TableError(f"{str(path)!r} has format {found!r}, expected {FORMAT!r}")
@@ -288,9 +281,7 @@ class Table:
                 if k.endswith(CURVE):
                     table.curves._add_lazy(k[: -len(CURVE)], m)
                     continue
-                v = m.view().copy()  # small and hot: private memory, untouched by whatever happens to the file
-                m.check(v)
-                v.setflags(write=False)
+                v = m.read()  # small and hot: read and checked now
                 if k.endswith(TRIALS):
                     table.trials[k[: -len(TRIALS)]] = v
                 else:
@@ -302,47 +293,33 @@ class Table:
         return table
 
 
-_LOCAL_HEADER = 30  # bytes of a zip local file header before its name and extra field
-_NPY_MAGIC = b"\x93NUMPY"
-
-
 def _members(path: Path) -> dict[str, _Member]:
-    """Map the file and locate every ``.npy`` member in it, reading only the zip index and the .npy headers."""
+    """Open the archive and read the header (dtype, shape) of every ``.npy`` member, not its data. The archive stays
+    open with the members: a curve read later comes from this file even if another was renamed over its path."""
     with open(path, "rb") as fh:
         if fh.read(len(_NPY_MAGIC)) == _NPY_MAGIC:  # np.load would return a bare array: that is not a table
             raise TableError(f"{str(path)!r} is not a benchmark table (a single array, not an .npz archive)")
-        # The map holds its own descriptor: the file's inode lives as long as any member or array needs it.
-        buffer = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    archive = zipfile.ZipFile(path)
     members = {}
-    with zipfile.ZipFile(buffer) as zf:
-        for info in zf.infolist():
-            if not info.filename.endswith(".npy"):
-                continue  # np.load also ignores other entries; __meta__ decides whether this is a table
-            key = info.filename[: -len(".npy")]
-            if info.compress_type != zipfile.ZIP_STORED:
-                raise TableError(f"{str(path)!r} is not a benchmark table ({key!r} is compressed; tables are "
-                                 "written uncompressed by Table.save)")
-            start = info.header_offset
-            header = buffer[start: start + _LOCAL_HEADER]
-            if len(header) < _LOCAL_HEADER or header[:4] != b"PK\x03\x04":
-                raise zipfile.BadZipFile(f"bad local header of {key!r}")
-            start += _LOCAL_HEADER + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
-            # A .npy header is a few hundred bytes (version 1 at most 64 KiB); parse it from a small copy.
-            npy = io.BytesIO(buffer[start: start + min(info.file_size, 2**16 + 16)])
-            version = npy_format.read_magic(npy)
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy"):
+            continue  # np.load also ignores other entries; __meta__ decides whether this is a table
+        key = info.filename[: -len(".npy")]
+        with archive.open(info) as fh:
+            version = npy_format.read_magic(fh)
             if version == (1, 0):
-                shape, fortran_order, dtype = npy_format.read_array_header_1_0(npy)
+                shape, _, dtype = npy_format.read_array_header_1_0(fh)
             elif version == (2, 0):
-                shape, fortran_order, dtype = npy_format.read_array_header_2_0(npy)
+                shape, _, dtype = npy_format.read_array_header_2_0(fh)
             else:
                 raise ValueError(f"unsupported .npy version {version} of {key!r}")
-            if dtype.hasobject:
-                raise TableError(f"{str(path)!r} is not a benchmark table ({key!r} holds Python objects)")
-            member = _Member(path, key, buffer, start + npy.tell(), dtype, tuple(shape), fortran_order, None)
-            if npy.tell() + member.nbytes != info.file_size or member.offset + member.nbytes > len(buffer):
-                raise zipfile.BadZipFile(f"the size of {key!r} does not match its header")
-            members[key] = member
+        if dtype.hasobject:
+            raise TableError(f"{str(path)!r} is not a benchmark table ({key!r} holds Python objects)")
+        members[key] = _Member(path, key, archive, dtype, tuple(shape), None)
     return members
+
+
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def _digest(a: np.ndarray) -> str:
