@@ -14,7 +14,8 @@ one from its last epoch). This module hands a plan's pending jobs (all, or one `
   the other jobs go on. The driver itself can be killed at any time: started again, it skips finished jobs and
   the interrupted ones resume.
 
-``workers=0`` (and no scheduler) runs the jobs in this process instead (`bench.generate.local.run_local`).
+``workers=0`` (and no scheduler) runs the jobs in this process instead, one after another
+(`bench.generate.local.run_local`; ``gpu`` then means this process's default CUDA device).
 """
 
 from __future__ import annotations

@@ -101,20 +101,14 @@ def _run(args: argparse.Namespace, root: Path) -> int:
     """Train the pending jobs of ``root``'s plan, here or on the batch engine; 1 when a job failed."""
     if args.workers is not None and args.workers < 0:
         raise ValueError(f"--workers must be >= 0, got {args.workers}")
-    engine = bool(args.workers or args.scheduler or args.gpu)
-    if engine:
-        from runners.generate import run_jobs  # the batch engine lives with the runners
+    from runners.generate import run_jobs  # the batch engine lives with the runners
 
-        statuses = run_jobs(root, shard=parse_shard(getattr(args, "shard", None)), scheduler=args.scheduler,
-                            workers=args.workers, gpu=args.gpu, stop_after=getattr(args, "stop_after", None),
-                            keep_checkpoint=getattr(args, "keep_checkpoints", False),
-                            progress=not (args.no_progress or args.quiet), log=_log(args))
-    else:
-        from bench.generate.local import run_local
-
-        statuses = run_local(root, shard=parse_shard(getattr(args, "shard", None)),
-                             stop_after=getattr(args, "stop_after", None),
-                             keep_checkpoint=getattr(args, "keep_checkpoints", False), log=_log(args))
+    # In this process unless an engine option asks for workers (--gpu alone: one local worker per GPU).
+    workers = args.workers if args.workers is not None or args.gpu or args.scheduler else 0
+    statuses = run_jobs(root, shard=parse_shard(getattr(args, "shard", None)), scheduler=args.scheduler,
+                        workers=workers, gpu=args.gpu, stop_after=getattr(args, "stop_after", None),
+                        keep_checkpoint=getattr(args, "keep_checkpoints", False),
+                        progress=not (args.no_progress or args.quiet), log=_log(args))
     counts = {s: n for s in ("done", "skipped", "stopped", "failed")
               if (n := sum(st.status == s for st in statuses))}
     print(f"jobs: {counts or 'none pending'}", flush=True)
