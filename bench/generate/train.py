@@ -9,8 +9,7 @@ folder ``ROOT/runs/INDEX/SETTING/seed-SEED/SCHEDULE/``:
   uninterrupted one (the loaders hold no RNG state: epoch ``e``'s batches are a function of the seed and ``e``);
 - ``result.json`` at the end (per-epoch train loss/accuracy/seconds, per-epoch evaluation loss/accuracy/seconds of
   every split, latency, parameters, FLOPs, what data and device were used, the epoch the last attempt resumed
-  from), then the ``DONE`` marker, then the
-  checkpoint is removed (a finished job keeps only its small result).
+  from), then the ``DONE`` marker, then the checkpoint is removed (a finished job keeps only its small result).
 
 Determinism: the network is initialised from ``torch.manual_seed(seed)``; batch order and augmentation come from
 the seed; nothing else draws random numbers. On a CPU the same job gives the same figures (times aside) whenever it
