@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -90,7 +91,8 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int,
                    help="local dask cluster of N worker processes (0: in this process, the default without "
                         "--gpu/--scheduler; with --gpu: one per visible GPU)")
-    p.add_argument("--scheduler", help="address of a running dask scheduler (its workers train the jobs)")
+    p.add_argument("--scheduler", help="address of a running dask scheduler, whose workers train the jobs "
+                                       "(default: $SCHEDULER)")
     p.add_argument("--gpu", action="store_true", help="one GPU per job: local workers pinned one to a GPU, or the "
                                                       "cluster's workers with a GPU resource")
     p.add_argument("--no-progress", action="store_true", help="a line per finished job instead of the live table")
@@ -101,11 +103,13 @@ def _run(args: argparse.Namespace, root: Path) -> int:
     """Train the pending jobs of ``root``'s plan, here or on the batch engine; 1 when a job failed."""
     if args.workers is not None and args.workers < 0:
         raise ValueError(f"--workers must be >= 0, got {args.workers}")
+    from runners.cluster import SCHEDULER_ENV
     from runners.generate import run_jobs  # the batch engine lives with the runners
 
     # In this process unless an engine option asks for workers (--gpu alone: one local worker per GPU).
-    workers = args.workers if args.workers is not None or args.gpu or args.scheduler else 0
-    statuses = run_jobs(root, shard=parse_shard(getattr(args, "shard", None)), scheduler=args.scheduler,
+    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
+    workers = args.workers if args.workers is not None or args.gpu or scheduler else 0
+    statuses = run_jobs(root, shard=parse_shard(getattr(args, "shard", None)), scheduler=scheduler,
                         workers=workers, gpu=args.gpu, stop_after=getattr(args, "stop_after", None),
                         keep_checkpoint=getattr(args, "keep_checkpoints", False),
                         progress=not (args.no_progress or args.quiet), log=_log(args))
