@@ -74,8 +74,10 @@ def open_client(*, scheduler: str | None = None, workers: int | None = None, gpu
     if gpu:
         gpus = visible_gpus()
         if not gpus:
-            _usage("--gpu was given but this machine shows no CUDA device (CUDA_VISIBLE_DEVICES="
-                   f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r}); drop --gpu for CPU workers, or give --scheduler")
+            listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+            shown = "unset" if listed is None else f"={listed!r}"
+            _usage(f"--gpu was given but this machine shows no CUDA device (CUDA_VISIBLE_DEVICES {shown}); drop "
+                   "--gpu for CPU workers, or give --scheduler")
         env[GPU_LIST_ENV] = ",".join(gpus)
         n = workers or len(gpus)
     else:

@@ -204,6 +204,22 @@ def test_local_gpu_workers_each_see_one_gpu(monkeypatch: pytest.MonkeyPatch) -> 
     assert cluster.pin_gpu(0) is None  # not a GPU cluster: the environment is left alone
 
 
+def _visible_devices() -> str:
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "")
+
+
+def test_a_local_gpu_cluster_gives_each_worker_its_own_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real local cluster with --gpu: one worker per listed device, each advertising GPU=1 and seeing only its
+    own device (set before anything in the worker touches CUDA; no GPU is needed to check the pinning)."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    monkeypatch.delenv(cluster.SCHEDULER_ENV, raising=False)
+    with cluster.open_client(gpu=True) as client:
+        seen = client.run(_visible_devices)
+        workers = client.scheduler_info()["workers"]
+        assert {w["name"]: seen[addr] for addr, w in workers.items()} == {0: "3", 1: "5"}
+        assert all(w["resources"] == {"GPU": 1} for w in workers.values())
+
+
 def test_gpu_without_a_gpu_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                             capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
