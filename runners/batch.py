@@ -14,6 +14,7 @@ orphan workers and, started again, skips the runs that finished.
 from __future__ import annotations
 
 import math
+import os
 import time
 import traceback
 from collections import Counter, defaultdict
@@ -94,7 +95,10 @@ def run_batch(specs: Sequence[RunSpec], *, scheduler: str | None = None, workers
                 view.running(s.algo, -1)
                 record(st)
         elif todo:
-            with open_client(scheduler=scheduler, workers=workers, gpu=gpu) as client:
+            # A local GPU cluster keeps one worker per core, as without --gpu (the query-only runs need them);
+            # the workers share the GPUs round-robin.
+            n = workers if workers or not gpu else os.cpu_count() or 1
+            with open_client(scheduler=scheduler, workers=n, gpu=gpu) as client:
                 _submit_and_wait(client, todo, gpu=gpu, chunk=chunk, view=view, record=record)
     summary = BatchSummary(statuses, time.perf_counter() - t0)
     if summary_dir is not None:

@@ -39,7 +39,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "process without dask)")
     p.add_argument("--scheduler", default=None, help="use an existing dask cluster, tcp://host:port "
                    "(default: $SCHEDULER, else a local cluster on 127.0.0.1)")
-    p.add_argument("--gpu", action="store_true", help="weight-sharing runs ask for a GPU worker resource")
+    p.add_argument("--gpu", action="store_true",
+                   help="weight-sharing runs ask for a GPU worker resource (a local cluster's workers are pinned "
+                        "round-robin to the visible GPUs)")
     p.add_argument("--device", default=None, help="device for weight-sharing searchers (e.g. cpu, cuda)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", dest="options",
                    help="runner option passed to the searcher (SearchContext.options), e.g. data_dir=PATH (repeat)")

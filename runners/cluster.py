@@ -5,8 +5,9 @@ jobs of a benchmark build). The drivers submit plain functions whose tasks write
 small status records; `wait_all` hands each finished future to the driver as it ends.
 
 - Local cluster: ``workers`` processes of one thread each on 127.0.0.1 (no dashboard). With ``gpu`` every worker
-  advertises ``GPU=1`` and is pinned to its own device (worker ``i`` sees the ``i``-th visible GPU only, through
-  ``CUDA_VISIBLE_DEVICES``), so ``cuda`` in a task means that worker's GPU; the default is one worker per GPU.
+  advertises ``GPU=1`` and is pinned to one device (worker ``i`` sees only visible GPU ``i mod #GPUs``, through
+  ``CUDA_VISIBLE_DEVICES``), so ``cuda`` in a task means that worker's GPU; the default is one worker per GPU, and
+  more workers share the GPUs round-robin (NAS-Bench-201 networks are small: one job rarely fills a GPU).
 - Existing cluster (``scheduler``): its workers are the user's; GPU workers are started one per GPU with
   ``CUDA_VISIBLE_DEVICES=K dask worker SCHEDULER --resources GPU=1``.
 

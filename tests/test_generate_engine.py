@@ -209,14 +209,14 @@ def _visible_devices() -> str:
 
 
 def test_a_local_gpu_cluster_gives_each_worker_its_own_device(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A real local cluster with --gpu: one worker per listed device, each advertising GPU=1 and seeing only its
-    own device (set before anything in the worker touches CUDA; no GPU is needed to check the pinning)."""
+    """A real local cluster with --gpu: each worker advertises GPU=1 and sees only its own device (set before anything
+    in the worker touches CUDA; no GPU is needed to check the pinning); three workers share two GPUs round-robin."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     monkeypatch.delenv(cluster.SCHEDULER_ENV, raising=False)
-    with cluster.open_client(gpu=True) as client:
+    with cluster.open_client(gpu=True, workers=3) as client:
         seen = client.run(_visible_devices)
         workers = client.scheduler_info()["workers"]
-        assert {w["name"]: seen[addr] for addr, w in workers.items()} == {0: "3", 1: "5"}
+        assert {w["name"]: seen[addr] for addr, w in workers.items()} == {0: "3", 1: "5", 2: "3"}
         assert all(w["resources"] == {"GPU": 1} for w in workers.values())
 
 

@@ -90,7 +90,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int,
                    help="local dask cluster of N worker processes (0: in this process, the default without "
-                        "--gpu/--scheduler; with --gpu: one per visible GPU)")
+                        "--gpu/--scheduler; with --gpu: one per visible GPU, more share the GPUs round-robin)")
     p.add_argument("--scheduler", help="address of a running dask scheduler, whose workers train the jobs "
                                        "(default: $SCHEDULER)")
     p.add_argument("--gpu", action="store_true", help="one GPU per job: local workers pinned one to a GPU, or the "
