@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.importers.nb201 import CURVE_SPLITS, check_curve_splits, collect, package_version
+from bench.importers.nb201 import CURVE_SPLITS, check_curve_splits, collect, provenance
 from bench.table import Table, TableError
 from search_space import NUM_ARCHS
 
@@ -41,14 +41,8 @@ def read_nats(path: str | os.PathLike, curve_splits: Collection[str] = CURVE_SPL
         raise TableError(f"{str(path)!r} is not a NATS-Bench topology folder: it has no meta.{PICKLE_EXT}")
     try:
         api = nats_bench.create(str(path), "tss", fast_mode=folder, verbose=False)
-        m = _NAME.search(path.name)
-        info = {
-            "source": str(path),
-            "importer": "nats",
-            "reader": f"{PACKAGE}=={package_version(PACKAGE)}",
-            "file_version": m.group("version") if m else "unknown (not an official file name)",
-            "layout": "folder of per-cell files" if folder else "single file",
-        }
+        info = provenance(path, "nats", PACKAGE, _NAME,
+                          layout="folder of per-cell files" if folder else "single file")
         cells = _folder_cells(api, path) if folder else _loaded_cells(api)
         return collect(api.meta_archs, cells, info, curve_splits=curve_splits, source=str(path))
     except (pickle.UnpicklingError, EOFError, OSError, ValueError, KeyError, AttributeError, TypeError,

@@ -68,14 +68,7 @@ def read_nb201(path: str | os.PathLike, curve_splits: Collection[str] = CURVE_SP
             ValueError, TypeError, AttributeError) as exc:
         raise TableError(f"cannot read {str(path)!r} as an official NAS-Bench-201 file "
                          f"({type(exc).__name__}: {exc})") from exc
-    m = _FILE_NAME.search(path.name)
-    info = {
-        "source": str(path),
-        "importer": "nb201",
-        "reader": f"{PACKAGE}=={package_version(PACKAGE)}",
-        "file_version": m.group("version") if m else "unknown (not an official file name)",
-        "file_bytes": path.stat().st_size,
-    }
+    info = provenance(path, "nb201", PACKAGE, _FILE_NAME, file_bytes=path.stat().st_size)
     cells = ((i, api.arch2infos_dict[i]) for i in sorted(api.arch2infos_dict))
     return collect(api.meta_archs, cells, info, curve_splits=curve_splits, source=str(path))
 
@@ -293,6 +286,13 @@ def _official_strings() -> dict[str, int]:
     return {str(Arch.from_index(i)): i for i in range(NUM_ARCHS)}
 
 
+def provenance(path: Path, importer: str, package: str, official_name: re.Pattern, **extra: Any) -> dict[str, Any]:
+    """A table's ``info`` for an official file: what was read, by which reader, and the release its name says."""
+    m = official_name.search(path.name)
+    return {"source": str(path), "importer": importer, "reader": f"{package}=={package_version(package)}",
+            "file_version": m.group("version") if m else "unknown (not an official file name)", **extra}
+
+
 def package_version(package: str) -> str:
     try:
         return metadata.version(package)
@@ -316,4 +316,5 @@ class _numpy_scalars_allowed:
         self._ctx.__exit__(*exc)
 
 
-__all__ = ["ALL_SPLITS", "CURVE_SPLITS", "MODEL_HP", "check_curve_splits", "collect", "package_version", "read_nb201"]
+__all__ = ["ALL_SPLITS", "CURVE_SPLITS", "MODEL_HP", "check_curve_splits", "collect", "package_version", "provenance",
+           "read_nb201"]
