@@ -144,8 +144,8 @@ class QueryRun:
                  partial_epochs: bool = False) -> None:
         self.ctx = ctx
         self.config = config
-        self.budget = config.budget(ctx.dataset)
-        self.clock = SimulatedClock(ctx.bench, ctx.dataset, self.budget, epochs=epochs or config.proxy_epochs,
+        self.clock = SimulatedClock(ctx.bench, ctx.dataset, config.budget(ctx.dataset),
+                                    epochs=epochs or config.proxy_epochs,
                                     random_trial=config.random_trial, charge_eval=config.charge_eval,
                                     substitutes=ctx.substitutes, rng=ctx.rng, partial_epochs=partial_epochs)
         self.trace = Trace()
@@ -160,12 +160,16 @@ class QueryRun:
     def used(self) -> float:
         return self.clock.used
 
+    @property
+    def budget(self) -> float:
+        return self.clock.budget
+
     def spent(self) -> bool:
         """Whether the budget is used up (every loop's ``while used < budget`` test)."""
-        return self.clock.used >= self.budget
+        return self.clock.exhausted
 
     def would_exceed(self, cost: float) -> bool:
-        return self.clock.used + cost > self.budget
+        return self.clock.would_exceed(cost)
 
     def start_overhead(self) -> None:
         """Mark the start of real work the NB201 scripts charged (only measured when the protocol asks)."""
@@ -188,7 +192,7 @@ class QueryRun:
         own rule differs (BOHB's hpbandster incumbent); extra keyword arguments become extra columns.
         """
         if charge:
-            self.clock.used += cost
+            self.clock.charge(cost)
         if accuracy > self.best_accuracy:
             self.best_accuracy, self.best_index = accuracy, index
         inc, inc_acc = incumbent if incumbent is not None else (self.best_index, self.best_accuracy)
