@@ -46,14 +46,12 @@ from typing import Any, Literal
 import numpy as np
 
 from algos.base import SearchContext, Searcher, SearchResult
-from algos.query import QueryProtocol, QueryRun, arch_str, cell_index, presets
-from search_space import EDGES, NUM_OPS, OPS
+from algos.query import QueryProtocol, QueryRun, arch_str, cell_of_ops, presets
+from search_space import EDGES, OPS
 
 LOCALHOST = "127.0.0.1"
 #: ConfigSpace names of the six edges, in the official string order (as the original scripts name them).
 EDGE_NAMES = tuple(f"{target}<-{source}" for target, source in EDGES)
-_OP_ID = {op: i for i, op in enumerate(OPS)}
-_PLACE = tuple(NUM_OPS ** (len(EDGES) - 1 - e) for e in range(len(EDGES)))
 #: hpbandster logs through this logger (its own default would reconfigure the root logger at DEBUG level).
 _LOG = logging.getLogger("algos.bohb.hpbandster")
 _LOG.setLevel(logging.WARNING)
@@ -122,7 +120,7 @@ def config_space(seed: int):  # noqa: ANN201 - ConfigSpace is imported lazily
 
 def cell_of(config: dict[str, Any]) -> int:
     """Official index of the cell a configuration names."""
-    return cell_index(sum(_OP_ID[str(config[name])] * p for name, p in zip(EDGE_NAMES, _PLACE, strict=True)))
+    return cell_of_ops(OPS.index(str(config[name])) for name in EDGE_NAMES)
 
 
 class _WarningCounter:

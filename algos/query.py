@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -27,7 +28,7 @@ import numpy as np
 from algos.base import SearchContext, SearchResult, Trace
 from bench.clock import SimulatedClock
 from bench.oracle import SEARCH_DATASETS, search_dataset
-from search_space import NUM_ARCHS, Arch, code_to_index, index_to_code
+from search_space import NUM_ARCHS, NUM_EDGES, NUM_OPS, Arch, code_to_index, index_to_code
 
 BudgetRule = Literal["nb201", "nats"]
 
@@ -124,6 +125,15 @@ def cell_code(index: int) -> int:
 
 def cell_index(code: int) -> int:
     return int(_CODE_TO_INDEX[code])
+
+
+#: Place value of each edge's digit in the base-5 op code (first edge most significant), see `Arch.code`.
+PLACE = tuple(NUM_OPS ** (NUM_EDGES - 1 - e) for e in range(NUM_EDGES))
+
+
+def cell_of_ops(ops: Iterable[int]) -> int:
+    """Official index of the cell with op id ``ops[e]`` (`search_space.OPS` order) on edge ``e``."""
+    return cell_index(sum(op * p for op, p in zip(ops, PLACE, strict=True)))
 
 
 @lru_cache(maxsize=NUM_ARCHS)

@@ -19,13 +19,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from algos.base import SearchContext, Searcher, SearchResult
-from algos.query import Draws, QueryProtocol, QueryRun, cell_code, cell_index, presets, random_cell
-from search_space import NUM_EDGES, NUM_OPS
+from algos.query import PLACE, Draws, QueryProtocol, QueryRun, cell_code, cell_index, presets, random_cell
+from search_space import EDGES, NUM_EDGES, NUM_OPS
 
 #: First edge (string order) of each node's incoming edges: node 1 has 1 edge, node 2 has 2, node 3 has 3.
-_NODE_FIRST_EDGE = (0, 1, 3)
-#: Place value of each edge's digit in the base-5 op code (first edge most significant).
-_PLACE = tuple(NUM_OPS ** (NUM_EDGES - 1 - e) for e in range(NUM_EDGES))
+_NODE_FIRST_EDGE = tuple(min(e for e, (target, _) in enumerate(EDGES) if target == node) for node in (1, 2, 3))
 
 
 @dataclass(frozen=True)
@@ -50,11 +48,11 @@ def mutate(index: int, draws: Draws, mode: str = "node-then-edge") -> int:
     else:
         edge = draws.below(NUM_EDGES)
     code = cell_code(index)
-    old = (code // _PLACE[edge]) % NUM_OPS
+    old = (code // PLACE[edge]) % NUM_OPS
     new = draws.below(NUM_OPS - 1)
     if new >= old:  # uniform among the other four ops
         new += 1
-    return cell_index(code + (new - old) * _PLACE[edge])
+    return cell_index(code + (new - old) * PLACE[edge])
 
 
 def tournament(population: deque[tuple[float, int]], size: int, draws: Draws) -> tuple[float, int]:

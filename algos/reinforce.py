@@ -20,7 +20,7 @@ from math import exp, log, sqrt
 import numpy as np
 
 from algos.base import SearchContext, Searcher, SearchResult
-from algos.query import Draws, QueryProtocol, QueryRun, arch_str, cell_index, presets
+from algos.query import Draws, QueryProtocol, QueryRun, arch_str, cell_of_ops, presets
 from search_space import NUM_EDGES, NUM_OPS
 
 
@@ -118,15 +118,7 @@ class Policy:
                 theta[j] -= step * (m[j] / (sqrt(v[j]) / root_bias2 + eps))
 
     def argmax_cell(self) -> int:
-        return cell_of([max(range(NUM_OPS), key=row.__getitem__) for row in self.theta])
-
-
-def cell_of(action: list[int]) -> int:
-    """Official index of the cell with op ``action[e]`` on edge ``e``."""
-    code = 0
-    for op in action:
-        code = code * NUM_OPS + op
-    return cell_index(code)
+        return cell_of_ops([max(range(NUM_OPS), key=row.__getitem__) for row in self.theta])
 
 
 class Reinforce(Searcher):
@@ -149,7 +141,7 @@ class Reinforce(Searcher):
         while not run.spent():
             run.start_overhead()
             action, p = policy.sample(draws)
-            cell = cell_of(action)
+            cell = cell_of_ops(action)
             reward, cost = query(cell)
             if nb201 and run.used + cost >= run.budget:
                 # The original appends the arch to its history before the budget test, so it may be the result.

@@ -274,7 +274,8 @@ def test_policy_gradient_and_adam_match_torch():
 
 
 def test_policy_samples_follow_its_probabilities():
-    from algos.reinforce import Config, Policy, cell_of
+    from algos.query import cell_of_ops as cell_of
+    from algos.reinforce import Config, Policy
 
     rng = np.random.default_rng(1)
     draws = Draws(rng)
