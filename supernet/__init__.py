@@ -47,22 +47,19 @@ input_size)` (MFLOPs per image; see `supernet.flops` for what is counted).
 from supernet.cell import INCOMING, Cell
 from supernet.flops import count_flops, count_parameters, flops, flops_counts, param_count, param_counts
 from supernet.network import (
-    INPUT_SIZE,
     MODES,
-    NUM_CLASSES,
     Network,
     Supernet,
     SupernetConfig,
     build_network,
     network_from_config,
-    num_classes_of,
 )
 from supernet.ops import Identity, Pooling, ReLUConvBN, ResNetBasicBlock, Zero, make_op
 from supernet.sampling import GumbelSample, gumbel_hard, urs_arch
 
 __all__ = [
-    "INCOMING", "INPUT_SIZE", "MODES", "NUM_CLASSES", "Cell", "GumbelSample", "Identity", "Network", "Pooling",
+    "INCOMING", "MODES", "Cell", "GumbelSample", "Identity", "Network", "Pooling",
     "ReLUConvBN", "ResNetBasicBlock", "Supernet", "SupernetConfig", "Zero", "build_network", "count_flops",
-    "count_parameters", "flops", "flops_counts", "gumbel_hard", "make_op", "network_from_config", "num_classes_of",
+    "count_parameters", "flops", "flops_counts", "gumbel_hard", "make_op", "network_from_config",
     "param_count", "param_counts", "urs_arch",
 ]

@@ -9,8 +9,8 @@ What is counted (the benchmark's convention as we read it; FLOPs are multiply-ac
 
 So the ResNet-like cell (index 11472) has 78.56 MFLOPs on CIFAR-10 and the all-3x3 cell 220.12.
 
-Input side is 32 for CIFAR and 16 for ImageNet16-120 (`supernet.network.INPUT_SIZE`). Parameters are every
-``nn.Parameter`` of the module (BN running statistics are buffers, not parameters), as ``params_M`` counts them.
+Input side is 32 for CIFAR and 16 for ImageNet16-120 (``image_size`` in `supernet.datasets.DATASETS`). Parameters
+are every ``nn.Parameter`` of the module (BN running statistics are buffers, not parameters), as ``params_M`` counts them.
 The closed forms are checked against modules built by `supernet.network` in tests/test_supernet.py.
 """
 

@@ -21,19 +21,9 @@ from supernet.cell import ALL_CANDIDATES, Cell
 from supernet.ops import ResNetBasicBlock
 from supernet.sampling import GumbelSample, gumbel_hard
 
-#: Classes and input side of each dataset the benchmark trains on.
-NUM_CLASSES: dict[str, int] = {"cifar10": 10, "cifar10-valid": 10, "cifar100": 100, "ImageNet16-120": 120}
-INPUT_SIZE: dict[str, int] = {"cifar10": 32, "cifar10-valid": 32, "cifar100": 32, "ImageNet16-120": 16}
-
 #: Forward modes of `Supernet` (see `Supernet.set_mode`).
 MODES: tuple[str, ...] = ("mixture", "joint", "gdas", "gdas_v1", "path", "fixed")
 _ARCH_MODES = ("path", "fixed")
-
-
-def num_classes_of(dataset: str) -> int:
-    if dataset not in NUM_CLASSES:
-        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(NUM_CLASSES)}")
-    return NUM_CLASSES[dataset]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -65,6 +65,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, ClassVar
 
 import torch
@@ -153,18 +154,12 @@ class OneShotRun:
 
     def search_batches(self) -> Iterator[tuple[Batch, Batch]]:
         """This epoch's (weight batch, architecture batch) pairs on the device, capped at ``config.steps_per_epoch``."""
-        cap = self.config.steps_per_epoch
-        for step, (base, arch) in enumerate(self.data.search.epoch(self.epoch)):
-            if cap is not None and step >= cap:
-                break
+        for base, arch in islice(self.data.search.epoch(self.epoch), self.config.steps_per_epoch):
             yield self.batch_to_device(base), self.batch_to_device(arch)
 
     def epoch_batches(self, loader: Any) -> Iterator[Batch]:
         """This epoch's batches of a plain loader (e.g. ``data.train``) on the device, capped like the search."""
-        cap = self.config.steps_per_epoch
-        for step, batch in enumerate(loader.epoch(self.epoch)):
-            if cap is not None and step >= cap:
-                break
+        for batch in islice(loader.epoch(self.epoch), self.config.steps_per_epoch):
             yield self.batch_to_device(batch)
 
     def meter(self, name: str) -> Meter:
@@ -231,9 +226,7 @@ class OneShotRun:
         eval mode, as the scripts' ``valid_func``."""
         self.network.eval()
         meter = Meter()
-        for i, batch in enumerate(batches):
-            if max_batches is not None and i >= max_batches:
-                break
+        for batch in islice(batches, max_batches):  # None: every batch
             x, y = self.batch_to_device(batch)
             logits = logits_fn(x)
             meter.update(self.criterion(logits, y), logits, y)
