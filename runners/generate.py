@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.generate.files import ERROR, is_done, write_text
+from bench.generate.job import Job, JobStatus
 from bench.generate.local import run_local
 from bench.generate.plan import read_plan
-from bench.generate.train import Job, JobStatus, train_job
+from bench.generate.train import train_job
 from runners.cluster import SCHEDULER_ENV, num_workers, open_client, wait_all, worker_resources
 from runners.progress import ProgressView
 

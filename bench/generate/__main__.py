@@ -24,12 +24,10 @@ from pathlib import Path
 
 from bench.generate.compare import compare_sources
 from bench.generate.local import parse_shard
-from bench.generate.merge import BENCHMARK, build_benchmark
 from bench.generate.plan import make_plan, write_plan
 from bench.generate.protocol import SCHEDULES, SEEDS, SETTINGS, override
 from bench.generate.smoke import SMOKE_SETTINGS, smoke_plan
 from bench.generate.status import build_status, format_status
-from supernet.splits import OFFICIAL as OFFICIAL_SPLITS
 
 
 def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
@@ -174,6 +172,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         plan = _make_plan(args)
         path = write_plan(plan, args.root, replace=args.replace)
         print(f"plan: {path} ({len(plan.jobs())} jobs)", flush=True)
+        from supernet.splits import OFFICIAL as OFFICIAL_SPLITS
+
         seeded = [s for s in plan.settings if plan.source(s) in OFFICIAL_SPLITS and s != "cifar10"]
         if seeded and plan.options.splits_dir is None:
             print(f"note: no --splits-dir, so {', '.join(seeded)} use seeded splits of the official sizes, not the "
@@ -188,6 +188,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.cmd == "run":
             return rc
     if args.cmd in ("merge", "build"):
+        from bench.generate.merge import build_benchmark  # torch: the closed-form counts
+
         out = build_benchmark(args.root, getattr(args, "out", None), curves=not getattr(args, "no_curves", False))
         print(f"benchmark: {out}  (load with bench.Benchmark.load({str(out)!r}))", flush=True)
         return rc
@@ -195,6 +197,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(format_status(build_status(args.root), jobs=args.jobs))
         return 0
     if args.cmd == "compare":
+        from bench.generate.merge import BENCHMARK
+
         source = args.root / BENCHMARK if args.root.is_dir() else args.root
         print(compare_sources(source, args.reference))
         return 0
@@ -203,6 +207,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                           threads=args.threads)
         write_plan(plan, args.root)
         rc = _run(args, args.root)
+        from bench.generate.merge import build_benchmark
+
         print(f"smoke benchmark: {build_benchmark(args.root)}")
         return rc
     raise AssertionError(args.cmd)

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.generate.files import is_done
+from bench.generate.job import Job, JobStatus
 from bench.generate.plan import read_plan
-from bench.generate.train import Job, JobStatus, train_job
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -41,6 +41,8 @@ def pending_jobs(root: Path | str, shard: tuple[int, int] | None = None) -> list
 def run_local(root: Path | str, *, shard: tuple[int, int] | None = None, stop_after: int | None = None,
               keep_checkpoint: bool = False, log: Callable[[str], None] | None = print) -> list[JobStatus]:
     """Train every pending job of the plan at ``root`` (this shard's), one after another."""
+    from bench.generate.train import train_job  # torch: only when something is trained
+
     jobs = pending_jobs(root, shard)
     statuses = []
     t0 = time.perf_counter()

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from bench.generate.files import is_done, read_json
+from bench.generate.job import RESULT, RESULT_FORMAT, Job
 from bench.generate.plan import read_plan
 from bench.generate.protocol import setting
-from bench.generate.train import RESULT, RESULT_FORMAT, Job
 from bench.table import SUFFIX, Table, metric
 from search_space import NUM_ARCHS
 from supernet.datasets import DATASETS

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.generate.files import read_json, write_json
+from bench.generate.job import Job, JobOptions, options_from_dict
 from bench.generate.protocol import SCHEDULES, SEEDS, SETTINGS, Schedule, check_source, setting
-from bench.generate.train import Job, JobOptions, options_from_dict
 from search_space import NUM_ARCHS, Arch
 
 PLAN = "plan.json"

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.generate.job import JobOptions
 from bench.generate.local import run_local
-from bench.generate.merge import build_benchmark
 from bench.generate.plan import Plan, write_plan
 from bench.generate.protocol import SCHEDULES, setting
-from bench.generate.train import JobOptions
 from search_space import NUM_ARCHS
 
 SMOKE_SETTINGS = ("cifar10-valid", "cifar10")
@@ -42,6 +41,8 @@ def smoke_plan(num_cells: int = 200, *, cells: Sequence[int] | None = None, seed
 
 def build_smoke(root: Path | str, plan: Plan | None = None, *, log: Callable[[str], None] | None = None) -> Path:
     """Write the plan, train every job, merge: the path of ``ROOT/benchmark.nbt.npz``."""
+    from bench.generate.merge import build_benchmark  # torch (the closed-form counts): only when building
+
     plan = plan if plan is not None else smoke_plan()
     write_plan(plan, root)
     run_local(root, log=log)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.generate.files import ERROR, is_done, read_json
+from bench.generate.job import CHECKPOINT, RESULT, Job
 from bench.generate.plan import read_plan
-from bench.generate.train import CHECKPOINT, RESULT, Job
 
 STATES = ("done", "started", "failed", "pending")
 

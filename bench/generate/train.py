@@ -18,11 +18,9 @@ runs with the same thread count.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,108 +29,21 @@ from torch import nn
 
 from bench.generate.data import SettingData, setting_data
 from bench.generate.files import is_done, mark_done, read_json, write_json
-from bench.generate.protocol import Schedule, check_source, setting
-from search_space import Arch
+from bench.generate.job import (
+    CHECKPOINT,
+    RESULT,
+    RESULT_FORMAT,
+    RESULT_VERSION,
+    Job,
+    JobOptions,
+    JobStatus,
+    options_from_dict,
+)
+from bench.generate.protocol import setting
 from supernet import build_network, count_parameters
 from supernet.checkpoint import load_checkpoint, save_checkpoint
 from supernet.flops import flops
 from supernet.runtime import capture_rng, describe_device, pick_device, restore_rng
-
-RESULT = "result.json"
-CHECKPOINT = "checkpoint.pt"
-RESULT_FORMAT = "nb201-harness-train-result"
-RESULT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class JobOptions:
-    """Where a job finds its data and how it runs: the same for every job of a plan, so a plan holds it once.
-
-    None of it is part of a job's identity except the two caps (a checkpoint moves between machines, devices and
-    thread counts; it does not move between different training sets)."""
-
-    data_dir: str | None = None
-    splits_dir: str | None = None
-    #: Caps on training images and on each evaluation split (a seeded choice; CPU-sized runs).
-    subset: int | None = None
-    eval_subset: int | None = None
-    #: ``cpu``, ``cuda``, ``cuda:N`` or None (CUDA when present).
-    device: str | None = None
-    #: torch intra-op threads (None: leave torch's default).
-    threads: int | None = None
-    #: Data-loading worker processes (0: in this process); the batches do not depend on it.
-    loader_workers: int = 0
-
-    def __post_init__(self) -> None:
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads}")
-        for name in ("subset", "eval_subset"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be >= 1 or None, got {value}")
-        if self.loader_workers < 0:
-            raise ValueError(f"loader_workers must be >= 0, got {self.loader_workers}")
-
-
-@dataclass(frozen=True)
-class Job:
-    """One (cell, setting, seed, schedule) training run and everything needed to run it anywhere."""
-
-    index: int
-    setting: str
-    seed: int
-    schedule: Schedule
-    #: Data source: the official set of the setting's family, ``cifar10-jpeg`` or ``smoke``.
-    data: str
-    options: JobOptions = JobOptions()
-
-    def __post_init__(self) -> None:
-        Arch.from_index(self.index)  # range check with a clear message
-        check_source(setting(self.setting), self.data)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
-
-    @property
-    def arch(self) -> Arch:
-        return Arch.from_index(self.index)
-
-    def folder(self, root: Path | str) -> Path:
-        return Path(root) / "runs" / f"{self.index:05d}" / self.setting / f"seed-{self.seed}" / self.schedule.name
-
-    def identity(self) -> dict[str, Any]:
-        """What makes two runs the same run (a checkpoint from a different one is refused)."""
-        return {"index": self.index, "setting": self.setting, "seed": self.seed, "schedule": self.schedule.as_dict(),
-                "data": self.data, "subset": self.options.subset, "eval_subset": self.options.eval_subset}
-
-    def as_dict(self) -> dict[str, Any]:
-        """Flat: the job's own fields and its options side by side (the layout of ``result.json``'s ``job``)."""
-        return {"index": self.index, "setting": self.setting, "seed": self.seed,
-                "schedule": self.schedule.as_dict(), "data": self.data, **dataclasses.asdict(self.options)}
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Job:
-        return cls(raw["index"], raw["setting"], raw["seed"], Schedule.from_dict(raw["schedule"]), raw["data"],
-                   options_from_dict(raw))
-
-
-def options_from_dict(raw: dict[str, Any]) -> JobOptions:
-    """The `JobOptions` fields of a flat dict (a plan or a job as written); absent ones take their defaults."""
-    raw = {"loader_workers": raw["workers"], **raw} if "workers" in raw else raw  # its name in the first plans
-    return JobOptions(**{f.name: raw[f.name] for f in dataclasses.fields(JobOptions) if f.name in raw})
-
-
-@dataclass(frozen=True)
-class JobStatus:
-    """What a job reports back to its dispatcher (small; the figures stay in the job's folder)."""
-
-    folder: str
-    #: ``done`` (trained now), ``skipped`` (was already done), ``stopped`` (left resumable after ``stop_after``) or
-    #: ``failed`` (set by a dispatcher).
-    status: str
-    epochs_done: int
-    seconds: float
-    #: Why a job failed (a dispatcher's record; `train_job` raises instead).
-    error: str | None = None
 
 
 def train_job(job: Job, root: Path | str, *, stop_after: int | None = None, keep_checkpoint: bool = False,
