@@ -15,7 +15,6 @@ from bench.table import FORMAT_VERSION, SUFFIX, Table, TableError
 
 CACHE_ENV = "NB201_CACHE"
 DEFAULT_NAMES = ("default", "embedded")
-KINDS = ("default", "table", "csv", "nb201", "nats")
 
 
 def cache_dir() -> Path:
@@ -36,7 +35,7 @@ def source_kind(source: str | os.PathLike | None) -> str:
         return "table"
     if name.endswith((".csv", ".csv.gz")):
         return "csv"
-    if name.endswith(".pth") and "NAS-Bench-201" in name or name.endswith(".pth"):
+    if name.endswith(".pth"):
         return "nb201"
     if "NATS-tss" in name or name.endswith((".pickle.pbz2", ".pickle")) or path.is_dir():
         return "nats"

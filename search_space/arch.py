@@ -125,6 +125,8 @@ class Arch:
         """An Arch from a string, an official index, or an Arch (command lines accept any)."""
         if isinstance(value, Arch):
             return value
+        if isinstance(value, bool):  # an int to Python, never a cell
+            raise ValueError(f"{value!r} is not an architecture; give an index 0..{NUM_ARCHS - 1} or a string")
         if isinstance(value, (int, np.integer)):
             return cls.from_index(int(value))
         text = str(value).strip()

@@ -258,3 +258,10 @@ def test_plan_options_are_stored_once_and_read_back(tmp_path: Path) -> None:
     assert Plan.from_dict(legacy).options.loader_workers == 3
     with pytest.raises(ValueError, match="loader_workers must be >= 0"):
         JobOptions(loader_workers=-1)
+
+
+def test_a_plan_refuses_an_unknown_device_before_any_job(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["plan", str(tmp_path / "p"), "--archs", "1", "--device", "tpu"]) == 2
+    assert "unknown device 'tpu'; valid: auto, cpu, cuda, cuda:N" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+    assert JobOptions(device="cuda:1").device == "cuda:1"

@@ -470,3 +470,30 @@ def test_embedded_lacks_what_it_lacks(default_bench: Benchmark) -> None:
     assert not default_bench.has("cifar10-valid/x-valid@12") and not default_bench.has("cifar100/x-test@200")
     with pytest.raises(MissingFigureError, match="acc200-for-acc12"):
         default_bench.resolve("cifar10-valid/x-valid@12")
+
+
+@pytest.mark.parametrize(("column", "row", "value", "where"), [
+    ("cifar10-valid/x-valid@200", 5, "abc", "cell 5: 'abc' is not a number"),
+    ("cifar10-valid/x-valid@200" + SEEDS_SUFFIX, 7, "1;x", "cell 7: '1;x' holds a value that is not a number"),
+    ("index", 9, "q", "line 11: 'q' is not a number"),
+])
+def test_csv_value_that_is_not_a_number_names_file_column_and_place(csv_path: Path, tmp_path: Path, column: str,
+                                                                   row: int, value: str, where: str) -> None:
+    df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    df.loc[row, column] = value
+    bad = tmp_path / "bad.csv"
+    df.to_csv(bad, index=False)
+    with pytest.raises(TableError) as info:
+        read_csv(bad)
+    assert str(info.value) == f"benchmark CSV {str(bad)!r}: column {column!r}, {where}"
+
+
+def test_a_bool_is_not_an_architecture() -> None:
+    from bench.oracle import index_of
+    from search_space import Arch
+
+    for value in (True, False):
+        with pytest.raises(ValueError, match=f"{value} is not an architecture"):
+            Arch.parse(value)
+        with pytest.raises(ValueError):
+            index_of(value)

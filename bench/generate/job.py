@@ -6,12 +6,16 @@ training itself is `bench.generate.train.train_job`.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.generate.protocol import Schedule, check_source, setting
 from search_space import Arch
+
+#: The devices `supernet.runtime.pick_device` takes, checked when a plan is made (not hours later, in a job).
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 RESULT = "result.json"
 CHECKPOINT = "checkpoint.pt"
@@ -45,6 +49,8 @@ class JobOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1 or None, got {value}")
+        if self.device is not None and not _DEVICE.match(self.device):
+            raise ValueError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N")
         if self.loader_workers < 0:
             raise ValueError(f"loader_workers must be >= 0, got {self.loader_workers}")
 
