@@ -3,12 +3,14 @@ NAS-Bench-201 user API over it."""
 
 from bench.oracle import (
     REPORTED,
+    REPORTED_SPLITS,
     SEARCH_DATASETS,
     Benchmark,
     MissingFigureError,
     Resolved,
     index_of,
     proxy_dataset,
+    reported_metric,
     search_dataset,
 )
 from bench.substitutes import SUBSTITUTES, Substitute, check_substitutes
@@ -17,6 +19,7 @@ from bench.table import DATASETS, MetricName, Table, TableError, metric
 __all__ = [
     "DATASETS",
     "REPORTED",
+    "REPORTED_SPLITS",
     "SEARCH_DATASETS",
     "SUBSTITUTES",
     "Benchmark",
@@ -28,6 +31,7 @@ __all__ = [
     "TableError",
     "check_substitutes",
     "index_of",
+    "reported_metric",
     "metric",
     "proxy_dataset",
     "search_dataset",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.oracle import REPORTED, SEARCH_DATASETS, Benchmark, MissingFigureError
+from bench.oracle import REPORTED, REPORTED_SPLITS, SEARCH_DATASETS, Benchmark, MissingFigureError, reported_metric
 from bench.table import COST_FIELDS, DATASETS, FORMAT, FORMAT_VERSION, MODEL_FIELDS, SUFFIX, MetricName, TableError
 from search_space import Arch
 from search_space.canonical import canonical, expression, members
@@ -83,10 +83,8 @@ def cmd_info(bench: Benchmark, args: argparse.Namespace) -> int:
 
 def reported_metrics(bench: Benchmark) -> list[str]:
     """The metrics the papers report (REPORTED, 200 epochs) that this source has."""
-    out = []
-    for (vd, vs), (td, ts) in REPORTED.values():
-        out += [n for n in (f"{vd}/{vs}@200", f"{td}/{ts}@200") if bench.has(n)]
-    return out
+    names = (reported_metric(d, s) for d in REPORTED for s in REPORTED_SPLITS)
+    return [n for n in names if bench.has(n)]
 
 
 def cmd_show(bench: Benchmark, args: argparse.Namespace) -> int:
@@ -115,8 +113,7 @@ def cmd_show(bench: Benchmark, args: argparse.Namespace) -> int:
 
 def cmd_best(bench: Benchmark, args: argparse.Namespace) -> int:
     dataset = args.dataset
-    (vd, vs), (td, ts) = REPORTED[dataset]
-    valid_name, test_name = f"{vd}/{vs}@200", f"{td}/{ts}@200"
+    valid_name, test_name = (reported_metric(dataset, s) for s in REPORTED_SPLITS)
     print(f"dataset {dataset}: valid = {valid_name}, test = {test_name} (trial means, 200 epochs)")
     for label, name in (("best valid", valid_name), ("best test", test_name)):
         if not bench.has(name):
@@ -127,7 +124,7 @@ def cmd_best(bench: Benchmark, args: argparse.Namespace) -> int:
         parts = [f"{k} {fig[k]:.2f} %" if fig[k] is not None else f"{k} n/a" for k in ("valid", "test")]
         print(f"{label:10s}: index {i:5d} {Arch.from_index(i)}  " + ", ".join(parts))
     print("optimum of each metric:")
-    datasets = {vd, td}
+    datasets = {d for d, _ in REPORTED[dataset]}
     for name in bench.metrics:
         if MetricName.parse(name).dataset in datasets:
             i, v = bench.optimum(name)

@@ -27,6 +27,16 @@ REPORTED: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "ImageNet16-120": (("ImageNet16-120", "x-valid"), ("ImageNet16-120", "x-test")),
 }
 SEARCH_DATASETS = tuple(REPORTED)
+#: The two splits the papers report for each search dataset.
+REPORTED_SPLITS = ("valid", "test")
+
+
+def reported_metric(dataset: str, split: str, epochs: int = 200) -> str:
+    """The metric behind a reported figure, e.g. (``cifar10``, ``test``) -> ``cifar10/ori-test@200``."""
+    if split not in REPORTED_SPLITS:
+        raise ValueError(f"unknown reported split {split!r}; valid: {', '.join(REPORTED_SPLITS)}")
+    d, s = REPORTED[search_dataset(dataset)][REPORTED_SPLITS.index(split)]
+    return f"{d}/{s}@{epochs}"
 
 #: Where the official figures live, for error messages.
 OFFICIAL_FILES = ("the official NAS-Bench-201 v1.1 file (NAS-Bench-201-v1_1-096897.pth), the NATS-Bench topology "
@@ -221,11 +231,10 @@ class Benchmark:
     # --- the papers' figures ---------------------------------------------------------------------
     def reported(self, arch: ArchLike, dataset: str, epochs: int = 200) -> dict[str, float | None]:
         """Trial-mean valid and test accuracy of a cell as the papers report them; None where the source lacks one."""
-        (vd, vs), (td, ts) = REPORTED[search_dataset(dataset)]
         i = index_of(arch)
         out: dict[str, float | None] = {}
-        for key, (d, s) in (("valid", (vd, vs)), ("test", (td, ts))):
-            name = f"{d}/{s}@{epochs}"
+        for key in REPORTED_SPLITS:
+            name = reported_metric(dataset, key, epochs)
             out[key] = float(self._means[name][i]) if name in self._means else None
             out[f"{key}_metric"] = name  # type: ignore[assignment]
         return out
@@ -242,5 +251,5 @@ def index_of(arch: ArchLike) -> int:
     return Arch.parse(arch).index
 
 
-__all__ = ["DATASETS", "REPORTED", "SEARCH_DATASETS", "Benchmark", "MissingFigureError", "Resolved", "TableError",
-           "index_of", "proxy_dataset", "search_dataset"]
+__all__ = ["DATASETS", "REPORTED", "REPORTED_SPLITS", "SEARCH_DATASETS", "Benchmark", "MissingFigureError", "Resolved", "TableError",
+           "index_of", "proxy_dataset", "reported_metric", "search_dataset"]

@@ -14,17 +14,12 @@ import numpy as np
 import pandas as pd
 
 import algos
-from bench import REPORTED, SEARCH_DATASETS, SUBSTITUTES, Benchmark, TableError
+from bench import REPORTED_SPLITS, SEARCH_DATASETS, SUBSTITUTES, Benchmark, TableError, reported_metric
 from runners.layout import CONFIG, TRACE, iter_finished, read_json
 
 #: NAS-Bench-201's ResNet reference cell.
 RESNET_INDEX = 11472
-SPLITS = ("valid", "test")
-
-
-def reported_metric(dataset: str, split: str) -> str:
-    (vd, vs), (td, ts) = REPORTED[dataset]
-    return f"{vd}/{vs}@200" if split == "valid" else f"{td}/{ts}@200"
+SPLITS = REPORTED_SPLITS
 
 
 def collect_runs(results: Path, protocol: str) -> pd.DataFrame:

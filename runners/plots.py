@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import SEARCH_DATASETS
-from runners.collect import SPLITS, Reference, algo_order, collect_runs, read_trace, reference, reported_metric
+from bench import SEARCH_DATASETS, reported_metric
+from runners.collect import SPLITS, Reference, algo_order, collect_runs, read_trace, reference
 from runners.layout import protocol_dir, save_figure
 
 DISPLAY = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet-16-120"}

@@ -243,10 +243,9 @@ def with_bench_figures(frame: Any, bench: Benchmark, dataset: str, kind: str) ->
 
 
 def _reported_metrics(dataset: str) -> dict[str, str]:
-    from bench import REPORTED
+    from bench import REPORTED_SPLITS, reported_metric
 
-    (vd, vs), (td, ts) = REPORTED[dataset]
-    return {"valid": f"{vd}/{vs}@200", "test": f"{td}/{ts}@200"}
+    return {s: reported_metric(dataset, s) for s in REPORTED_SPLITS}
 
 
 def _config_record(spec: RunSpec, cls: type[Searcher], config: Any, bench: Benchmark) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import SEARCH_DATASETS
+from bench import SEARCH_DATASETS, reported_metric
 from runners.collect import (
     RESNET_INDEX,
     SPLITS,
@@ -25,7 +25,6 @@ from runners.collect import (
     collect_runs,
     overrides_lines,
     reference,
-    reported_metric,
     substitutes_lines,
 )
 from runners.layout import protocol_dir, write_atomic
