@@ -85,40 +85,35 @@ class SimulatedClock:
 
     # --- queries ----------------------------------------------------------------------------
     def cost(self, arch: ArchLike) -> float:
-        i = index_of(arch)
-        c = float(self._train.values(i))
-        if self._eval is not None:
-            c += float(self._eval.values(i))
-        return c
+        """Seconds charged for one full proxy run of ``arch`` (training, plus one evaluation when charged)."""
+        return float(self._cost_all[index_of(arch)])
 
     def train_and_eval(self, arch: ArchLike) -> Evaluation:
         """Simulate training ``arch`` on the proxy schedule; charges nothing (the searcher decides)."""
         i = index_of(arch)
-        trial = None
-        if self.random_trial and self._ntrials is not None:
-            trial = int(self.rng.random() * self._ntrials[i])  # as Benchmark.random_trials draws
-            acc = float(self._acc.trials[i, trial]) * self._acc.scale  # type: ignore[index]
-        else:
-            acc = float(self._acc.mean[i]) * self._acc.scale
-        cost = self.cost(i)
+        acc, trial = self._draw(i)
+        cost = float(self._cost_all[i])
         if acc != acc or cost != cost:
             self._missing(i)
-        return Evaluation(i, acc, cost, trial)
+        return Evaluation(i, acc, cost, None if trial < 0 else trial)
+
+    def _draw(self, index: int) -> tuple[float, int]:
+        """The proxy accuracy of one run of ``index``: a random trial (as Benchmark.random_trials draws), or the
+        trial mean (trial -1) when the protocol asks for it."""
+        trials = self._acc_trials
+        if trials is None:
+            return float(self._acc_mean[index]), -1
+        trial = int(self.rng.random() * self._ntrials[index])  # type: ignore[index]
+        return float(trials[index, trial]), trial
 
     def query(self, index: int, epochs: int | None = None) -> tuple[float, float]:
         """(accuracy, cost) of one simulated run of cell ``index``, charging nothing: the searchers' hot path.
 
-        Same answers (and the same draws from ``rng``) as `train_and_eval`, without building objects. With
+        Same answers (and the same draws from ``rng``, `_draw`) as `train_and_eval`, without building objects. With
         ``epochs=k`` (the clock built with ``partial_epochs=True``) the run stops after ``k`` epochs of the
         schedule: NATS-Bench's ``iepoch = k - 1``, charged k/E of the training time plus one evaluation pass.
         """
-        trials = self._acc_trials
-        if trials is not None:
-            trial = int(self.rng.random() * self._ntrials[index])  # type: ignore[index]
-            acc = float(trials[index, trial])
-        else:
-            trial = -1
-            acc = float(self._acc_mean[index])
+        acc, trial = self._draw(index)
         if epochs is None or epochs == self.epochs:
             cost = float(self._cost_all[index])
             if acc != acc or cost != cost:  # NaN: a cell the source has no figures for (e.g. a partial benchmark)

@@ -68,13 +68,6 @@ class Resolved:
     scale: float
     used: tuple[str, ...]
 
-    def values(self, indices: np.ndarray, trials: np.ndarray | None = None) -> np.ndarray:
-        if trials is None or self.trials is None:
-            out = self.mean[indices]
-        else:
-            out = self.trials[indices, trials]
-        return out * self.scale if self.scale != 1.0 else out
-
 
 class Benchmark:
     """Answers questions about the 15,625 cells from one loaded source."""
