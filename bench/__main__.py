@@ -26,14 +26,14 @@ from search_space import Arch
 from search_space.canonical import canonical, expression, members
 
 #: Schedules the official files have figures for.
-SCHEDULES = (12, 200)
+SCHEDULE_EPOCHS = (12, 200)
 
 
 def expected_metrics() -> list[str]:
     """Every metric the official NAS-Bench-201 / NATS-Bench topology files can provide."""
     names = []
     for ds, splits in DATASETS.items():
-        for e in SCHEDULES:
+        for e in SCHEDULE_EPOCHS:
             names += [f"{ds}/{s}@{e}" for s in splits]
             names += [f"{ds}/{f}@{e}" for f in COST_FIELDS]
         names += [f"{ds}/{f}" for f in MODEL_FIELDS]

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from bench.clock import SimulatedClock
-from bench.oracle import Benchmark, Resolved, proxy_dataset
+from bench.oracle import SEARCH_DATASETS, Benchmark, Resolved, proxy_dataset
 from bench.substitutes import SUBSTITUTES, MissingFigureError, check_substitutes
 from bench.table import DATASETS, Table
 from search_space import NUM_ARCHS, Arch
@@ -49,7 +49,7 @@ from search_space import NUM_ARCHS, Arch
 HPS = ("12", "200")
 #: Datasets `get_more_info` accepts, and those `simulate_train_eval` accepts (the search datasets).
 INFO_DATASETS = tuple(DATASETS)
-SIM_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+SIM_DATASETS = SEARCH_DATASETS
 #: key prefix -> split, per dataset, exactly as the official `get_more_info` collects them.
 EVAL_SETS: dict[str, dict[str, str]] = {
     "cifar10-valid": {"valid": "x-valid", "test": "ori-test"},

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.substitutes import MissingFigureError, check_substitutes
-from bench.table import DATASETS, MetricName, Table, TableError
+from bench.table import COST_FIELDS, DATASETS, MODEL_FIELDS, MetricName, Table, TableError
 from search_space import NUM_ARCHS, Arch
 
 ArchLike = Arch | int | str | np.integer
@@ -42,7 +42,7 @@ def reported_metric(dataset: str, split: str, epochs: int = 200) -> str:
 OFFICIAL_FILES = ("the official NAS-Bench-201 v1.1 file (NAS-Bench-201-v1_1-096897.pth), the NATS-Bench topology "
                   "file (NATS-tss-v1_0-3ffb9-simple), or a CSV in the layout of nb201_tss.csv.gz")
 #: Metrics where smaller is better.
-_MINIMISE = ("train_seconds", "eval_seconds", "latency_s", "params_M", "flops_M")
+_MINIMISE = COST_FIELDS + MODEL_FIELDS  # fields where less is better
 
 
 def search_dataset(name: str) -> str:

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.table import DATASETS, Table, TableError, metric
+from bench.table import DATASETS, MODEL_FIELDS, Table, TableError, metric
 from search_space import NUM_ARCHS, Arch
 
 PACKAGE = "nas-bench-201"
@@ -164,7 +164,7 @@ def _compute_costs(archres: Any, dataset: str) -> dict:
 class _Columns:
     """NaN-filled arrays that grow as trials arrive, so the whole file is read in one pass."""
 
-    _MODEL = ("latency_s", "params_M", "flops_M")
+    _MODEL = MODEL_FIELDS
 
     def __init__(self) -> None:
         self.trials: dict[str, np.ndarray] = {}
