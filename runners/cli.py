@@ -7,6 +7,7 @@ cannot be written (disk full, read-only) exits with status 1 and a message namin
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ import algos
 from algos.base import PROTOCOLS
 from bench import SEARCH_DATASETS, SUBSTITUTES
 from runners.batch import DEFAULT_CHUNK, BatchSummary, run_batch, summary_dir_for
+from runners.cluster import SCHEDULER_ENV
 from runners.layout import DEFAULT_RESULTS, StorageError, check_writable, protocol_dir
 from runners.plan import UsageError, check_count, check_protocol, parse_options, plan_runs
 from runners.run import RunSpec, execute
@@ -111,7 +113,8 @@ def _run(args: argparse.Namespace) -> int:
     chunk = _int("chunk size", args.chunk, 1)
     options = parse_options(args.options)
     if args.device:
-        options["device"] = args.device
+        options["device"] = _device(args.device, remote=bool(getattr(args, "scheduler", None)
+                                                          or os.environ.get(SCHEDULER_ENV)))
     specs, notes = plan_runs(algo_names, datasets, seeds, args.protocol, results=args.results, bench=args.bench,
                              substitutes=_split(args.substitute), overrides=args.overrides, master_seed=master,
                              runs=runs, ws_runs=ws_runs, options=options, batch=batch, nb201_ws_cifar10_only=batch,
@@ -199,3 +202,16 @@ def _report(args: argparse.Namespace, table: bool, plots: bool) -> int:
         else:
             print(f"plots: none (no finished runs under {protocol_dir(results, args.protocol)})")
     return 0
+
+
+def _device(device: str, *, remote: bool) -> str:
+    """Check ``--device`` before any run folder exists (`supernet.runtime.pick_device`, which also says when CUDA is
+    missing here); on a remote cluster only its spelling is checked, since the workers' GPUs are not visible here."""
+    from supernet.runtime import pick_device  # torch: only when a device is asked for
+
+    try:
+        pick_device(device)
+    except ValueError as exc:
+        if not (remote and "not available" in str(exc)):
+            raise UsageError(str(exc)) from None
+    return device

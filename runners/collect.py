@@ -20,6 +20,8 @@ from runners.layout import CONFIG, TRACE, iter_finished, read_json
 #: NAS-Bench-201's ResNet reference cell.
 RESNET_INDEX = 11472
 SPLITS = REPORTED_SPLITS
+#: Dataset names as the papers' tables and figures print them.
+DISPLAY = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet-16-120"}
 
 
 def collect_runs(results: Path, protocol: str) -> pd.DataFrame:
@@ -94,7 +96,9 @@ def reference(runs: pd.DataFrame, bench: str | None = None) -> Reference:
                          counts.items()) + f"); reference rows use {bench}")
     source = None if bench in (None, "default", "embedded") else bench
     try:
-        b = Benchmark.load(source)
+        from runners.run import load_bench  # one copy per process, shared with the runs
+
+        b = load_bench(source)
     except (TableError, OSError) as exc:
         notes.append(f"the benchmark source {bench!r} could not be loaded ({exc}); reference figures are n/a")
         return Reference(None, bench, notes)

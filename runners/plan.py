@@ -16,7 +16,7 @@ from typing import Any
 
 import algos
 from algos.base import PROTOCOLS, Searcher, parse_assignments
-from bench import SEARCH_DATASETS, SUBSTITUTES, Benchmark, TableError, check_substitutes
+from bench import SEARCH_DATASETS, Benchmark, TableError, check_substitutes
 from runners.run import RunSpec, load_bench
 from runners.seeds import (
     DEFAULT_MASTER_SEED,
@@ -233,5 +233,3 @@ def plan_runs(algo_names: Sequence[str], datasets: Sequence[str], seeds: Sequenc
     return specs, notes
 
 
-def substitutes_help() -> str:
-    return "; ".join(f"{s.name}: {s.description}" for s in SUBSTITUTES.values())

@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 
 from bench import SEARCH_DATASETS, reported_metric
-from runners.collect import SPLITS, Reference, algo_order, collect_runs, read_trace, reference
+from runners.collect import DISPLAY, SPLITS, Reference, algo_order, collect_runs, read_trace, reference
 from runners.layout import protocol_dir, save_figure
 
-DISPLAY = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet-16-120"}
 #: Points of the common time grid of search curves (NATS-Bench draws 150 ticks up to the budget).
 GRID_POINTS = 150
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from bench import SEARCH_DATASETS, reported_metric
 from runners.collect import (
+    DISPLAY,
     RESNET_INDEX,
     SPLITS,
     Reference,
@@ -29,7 +30,6 @@ from runners.collect import (
 )
 from runners.layout import protocol_dir, write_atomic
 
-DISPLAY = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet-16-120"}
 COLUMNS = [(d, s) for d in SEARCH_DATASETS for s in SPLITS]
 #: Degrees of freedom of the std over runs (numpy's default, as the original analysis scripts compute it).
 DDOF = 0

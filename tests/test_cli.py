@@ -107,3 +107,12 @@ def test_corrupt_table_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"not a zip file")
     r = bench_cli("--bench", str(bad), "info")
     assert r.returncode == 2 and "truncated or corrupted" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_bad_device_is_refused_before_any_run_folder(tmp_path, capsys) -> None:
+    from runners.cli import main as runners_main
+
+    results = tmp_path / "results"
+    assert runners_main(["run", "darts-v1", "--smoke", "--device", "foo", "--results", str(results)]) == 2
+    assert "unknown device 'foo'; valid: auto, cpu, cuda, cuda:N" in capsys.readouterr().err
+    assert not results.exists()
