@@ -16,7 +16,11 @@ SUBSTITUTES ?=
 MASTER_SEED ?=
 RESULTS ?= results
 ALGOS ?= $(QUERY_ALGOS) $(WS_ALGOS)
-DATASETS ?= cifar10 cifar100 ImageNet16-120
+DATASETS ?=
+ALGO ?=
+PARAM ?=
+VALUES ?=
+LAYOUT ?=
 SEEDS ?= -1
 RUNS ?=
 WS_RUNS ?=
@@ -54,12 +58,13 @@ RUN_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" \
 	$(foreach s,$(OPTIONS),--option "$(s)") \
 	$(if $(DATA),--option "data_dir=$(DATA)") \
 	$(if $(SPLITS),--option "splits_dir=$(SPLITS)")
-REPORT_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" $(if $(BENCH),--bench "$(BENCH)")
+REPORT_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" $(if $(BENCH),--bench "$(BENCH)") \
+	$(if $(LAYOUT),--layout "$(LAYOUT)")
 CHECK_FLAGS = @for v in "GPU=$(GPU)" "SMOKE=$(SMOKE)" $(if $(BN),"BN=$(BN)"); do case "$${v\#*=}" in 0|1) ;; \
 	*) echo "error: invalid $${v%%=*}='$${v\#*=}'; valid: 0, 1" >&2; exit 2;; esac; done
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint $(QUERY_ALGOS) $(WS_ALGOS) batch table plot all train-arch bench-gen
+.PHONY: help venv test lint $(QUERY_ALGOS) $(WS_ALGOS) batch sweep table plot all train-arch bench-gen
 
 help:  ## list the targets and variables
 	@grep -hE '^[a-zA-Z0-9_ -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -72,7 +77,10 @@ help:  ## list the targets and variables
 	@echo "  MASTER_SEED= RUNS= / WS_RUNS= (query-only / weight-sharing runs for seed -1) RESULTS=$(RESULTS) DEVICE= GPU=0|1 SMOKE=0|1 (CPU-sized"
 	@echo "    weight-sharing smoke runs)"
 	@echo "  SET='key=value ...' (hyper-parameters)  OPTIONS='key=value ...' (runner options, e.g. data_dir=PATH)"
-	@echo "  batch: ALGOS='$(ALGOS)' DATASETS='$(DATASETS)' SEEDS=$(SEEDS) WORKERS= SCHEDULER=tcp://host:port"
+	@echo "  batch: ALGOS='$(ALGOS)' DATASETS= (search datasets; default: the protocol's, cifar10 under nb201)"
+	@echo "    SEEDS=$(SEEDS) WORKERS= SCHEDULER=tcp://host:port"
+	@echo "  sweep: ALGO= PARAM= (a preset field) VALUES='v1 v2 ...' (and the batch variables)"
+	@echo "  table / plot: LAYOUT=transfer|own (default: the protocol's)"
 	@echo "  train-arch / bench-gen: ARCH=$(ARCH) FROM=$(FROM) TO=$(TO) SEEDS (777 888 999) SCHEDULES='$(SCHEDULES)'"
 	@echo "    GEN_SETTINGS='$(GEN_SETTINGS)' GEN_DATA='cifar10=cifar10-jpeg' SUBSET= EVAL_SUBSET="
 	@echo "    SET='epochs=1' (schedule fields)  DATA= SPLITS= DEVICE= WORKERS= (default: one per core) GPU=1 SCHEDULER="
@@ -124,17 +132,24 @@ bench-gen: $(STAMP)  ## train cells FROM..TO (inclusive) and merge into RESULTS/
 	$(CHECK_FLAGS)
 	$(PY) -m bench.generate build "$(RESULTS)/generate/$(FROM)-$(TO)" --archs "$(FROM)..$(TO)" $(GEN_OPTS)
 
-batch: $(STAMP)  ## ALGOS x DATASETS x SEEDS on dask, then table and plots
+batch: $(STAMP)  ## ALGOS x DATASETS (default: the protocol's) x SEEDS on dask, then table and plots
 	$(CHECK_FLAGS)
-	$(PY) -m runners batch --algos $(ALGOS) --datasets $(DATASETS) --seeds $(SEEDS) $(RUN_OPTS)
+	$(PY) -m runners batch --algos $(ALGOS) $(if $(DATASETS),--datasets $(DATASETS)) --seeds $(SEEDS) $(RUN_OPTS)
 
-table: $(STAMP)  ## results/PROTOCOL/table.{md,csv,tex} from the finished runs
+sweep: $(STAMP)  ## ALGO once per VALUES of preset field PARAM -> RESULTS/sweeps/ALGO-PARAM/
+	$(CHECK_FLAGS)
+	@if [ -z "$(ALGO)" ] || [ -z "$(PARAM)" ] || [ -z "$(VALUES)" ]; then echo "error: make sweep needs ALGO= \
+	PARAM= VALUES=, e.g. make sweep ALGO=reinforce PARAM=learning_rate VALUES='0.01 0.1 0.5'" >&2; exit 2; fi
+	$(PY) -m runners sweep "$(ALGO)" --param "$(PARAM)" --values $(VALUES) $(if $(DATASETS),--datasets $(DATASETS)) \
+		--seeds $(SEEDS) $(RUN_OPTS)
+
+table: $(STAMP)  ## results/PROTOCOL/table, significance and anytime .md/.csv (LAYOUT=transfer|own)
 	$(PY) -m runners table $(REPORT_OPTS)
 
-plot: $(STAMP)  ## results/PROTOCOL/plots/*.{png,pdf} from the finished runs
+plot: $(STAMP)  ## results/PROTOCOL/plots/*.{png,pdf}: curves, finals, epochs, regret, time to target
 	$(PY) -m runners plot $(REPORT_OPTS)
 
 all: batch  ## every algorithm, dataset and the paper's seeds, then table and plots
 
 .DEFAULT:
-	@echo "error: unknown target '$@'; valid: $(QUERY_ALGOS) $(WS_ALGOS) batch table plot all train-arch bench-gen venv test lint help" >&2; exit 2
+	@echo "error: unknown target '$@'; valid: $(QUERY_ALGOS) $(WS_ALGOS) batch sweep table plot all train-arch bench-gen venv test lint help" >&2; exit 2

@@ -17,10 +17,33 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bench import Benchmark
+from bench import SEARCH_DATASETS, Benchmark
 from search_space import Arch
 
-PROTOCOLS = ("nb201", "nats")
+
+@dataclass(frozen=True)
+class Protocol:
+    """What a protocol fixes beyond each searcher's hyper-parameters: what is searched and how it is reported."""
+
+    name: str
+    #: Datasets searched when none are named. NAS-Bench-201 searched CIFAR-10 only, for all ten baselines, and
+    #: reported the found cell on all three datasets (bb2f405's query-only scripts assert ``dataset == 'cifar10'``;
+    #: maintainer, AutoDL-Projects #64, #96); NATS-Bench searched each dataset on its own.
+    search_datasets: tuple[str, ...]
+    #: How the table lays runs out: ``transfer`` (a row per searcher and search dataset, its cells reported on all
+    #: three datasets: NAS-Bench-201's Table 5) or ``own`` (a row per searcher, each dataset's columns from the runs
+    #: searched on that dataset: NATS-Bench's tables).
+    layout: str
+
+
+#: The two code eras (PROTOCOLS.md section 6), by name.
+PROTOCOL_SPECS: dict[str, Protocol] = {
+    "nb201": Protocol("nb201", ("cifar10",), "transfer"),
+    "nats": Protocol("nats", SEARCH_DATASETS, "own"),
+}
+PROTOCOLS = tuple(PROTOCOL_SPECS)
+#: Table layouts (`Protocol.layout`).
+LAYOUTS = ("transfer", "own")
 
 
 @dataclass

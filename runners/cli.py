@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import algos
-from algos.base import PROTOCOLS
+from algos.base import LAYOUTS, PROTOCOLS
 from bench import SEARCH_DATASETS, SUBSTITUTES
 from runners.batch import DEFAULT_CHUNK, BatchSummary, run_batch, summary_dir_for
 from runners.cluster import SCHEDULER_ENV
 from runners.layout import DEFAULT_RESULTS, StorageError, check_writable, protocol_dir
-from runners.plan import UsageError, check_count, check_protocol, parse_options, plan_runs
+from runners.plan import UsageError, check_count, check_protocol, choice, parse_options, plan_runs
 from runners.run import RunSpec, execute
 from runners.seeds import DEFAULT_MASTER_SEED
 
@@ -56,7 +56,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m runners", description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{run,batch,table,plot}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{run,batch,sweep,table,plot}")
     r = sub.add_parser("run", help="one algorithm on one dataset (seed -1: the paper's runs)")
     r.add_argument("algo", help=f"one of {', '.join(algos.SEARCHERS)}")
     r.add_argument("--dataset", default="cifar10", help=f"one of {', '.join(SEARCH_DATASETS)} (default cifar10)")
@@ -64,14 +64,26 @@ def parser() -> argparse.ArgumentParser:
     _common(r)
     b = sub.add_parser("batch", help="algorithms x datasets x seeds on dask")
     b.add_argument("--algos", nargs="+", default=list(algos.SEARCHERS), help="default: all ten")
-    b.add_argument("--datasets", nargs="+", default=list(SEARCH_DATASETS), help="default: all three")
+    b.add_argument("--datasets", nargs="+", default=None,
+                   help=f"search datasets, of {', '.join(SEARCH_DATASETS)} (default: the protocol's: cifar10 under "
+                        "nb201, all three under nats)")
     b.add_argument("--seeds", nargs="+", default=["-1"], help="default -1 (500 query-only, 3 weight-sharing runs)")
     _common(b)
+    w = sub.add_parser("sweep", help="one searcher once per value of one preset field (a sensitivity sweep)")
+    w.add_argument("algo", help=f"one of {', '.join(algos.SEARCHERS)}")
+    w.add_argument("--param", required=True, help="the preset field to vary (python -m algos show ALGO lists them)")
+    w.add_argument("--values", nargs="+", required=True, help="its values, e.g. 0.01 0.02 0.1 0.2 0.5")
+    w.add_argument("--datasets", nargs="+", default=None, help="search datasets (default: the protocol's)")
+    w.add_argument("--seeds", nargs="+", default=["-1"], help="default -1 (500 query-only, 3 weight-sharing runs)")
+    _common(w)
     for name, what in (("table", "summary table (Markdown, CSV, LaTeX)"), ("plot", "figures (PNG, PDF)")):
         t = sub.add_parser(name, help=f"write the {what} of a protocol's finished runs")
         t.add_argument("--protocol", default="nb201", help=f"one of {', '.join(PROTOCOLS)} (default nb201)")
         t.add_argument("--results", default=str(DEFAULT_RESULTS), help="results folder (default results)")
         t.add_argument("--bench", default=None, help="benchmark for the reference rows/lines (default: the runs')")
+        t.add_argument("--layout", default=None, help=f"one of {', '.join(LAYOUTS)}: transfer (a row per search "
+                       "dataset, its cells on all three datasets) or own (each dataset's columns from its own "
+                       "search); default: the protocol's (nb201: transfer, nats: own)")
     return ap
 
 
@@ -85,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("table", "plot"):
             check_protocol(args.protocol)
+            if args.layout is not None:
+                choice("table layout", args.layout, LAYOUTS)
             return _report(args, table=args.command == "table", plots=args.command == "plot")
         return _run(args)
     except UsageError as exc:
@@ -102,9 +116,9 @@ def _int(what: str, raw: str | None, minimum: int) -> int | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    batch = args.command == "batch"
-    algo_names = _split(args.algos) if batch else [args.algo]
-    datasets = _split(args.datasets) if batch else [args.dataset]
+    batch = args.command in ("batch", "sweep")
+    algo_names = _split(args.algos) if args.command == "batch" else [args.algo]
+    datasets = (_split(args.datasets) if args.datasets else None) if batch else [args.dataset]
     seeds = _split(args.seeds) if batch else [args.seed]
     master = _int("master seed", args.master_seed, 0)
     runs = _int("number of runs", args.runs, 1)
@@ -115,18 +129,31 @@ def _run(args: argparse.Namespace) -> int:
     if args.device:
         options["device"] = _device(args.device, remote=bool(getattr(args, "scheduler", None)
                                                           or os.environ.get(SCHEDULER_ENV)))
-    specs, notes = plan_runs(algo_names, datasets, seeds, args.protocol, results=args.results, bench=args.bench,
-                             substitutes=_split(args.substitute), overrides=args.overrides, master_seed=master,
-                             runs=runs, ws_runs=ws_runs, options=options, batch=batch, nb201_ws_cifar10_only=batch,
-                             smoke=args.smoke)
+    plan = dict(bench=args.bench, substitutes=_split(args.substitute), master_seed=master, runs=runs,
+                ws_runs=ws_runs, options=options, batch=batch, smoke=args.smoke)
+    sweep = None
+    if args.command == "sweep":
+        from runners.sweep import plan_sweep
+
+        sweep, specs, notes = plan_sweep(args.algo, args.param, _split(args.values), datasets, seeds, args.protocol,
+                                         results=args.results, overrides=args.overrides, **plan)
+    else:
+        specs, notes = plan_runs(algo_names, datasets, seeds, args.protocol, results=args.results,
+                                 overrides=args.overrides, **plan)
     _loud(notes)
-    if len(specs) == 1 and not args.scheduler:
+    if len(specs) == 1 and not args.scheduler and sweep is None:
         summary = _run_one(specs[0], progress=not args.no_progress)
     else:
         summary = run_batch(specs, scheduler=args.scheduler, workers=workers, gpu=args.gpu, chunk=chunk,
-                            progress=not args.no_progress, summary_dir=summary_dir_for(specs))
+                            progress=not args.no_progress,
+                            summary_dir=sweep.root / sweep.protocol if sweep else summary_dir_for(specs))
     _print_outcome(specs, summary)
-    if not args.no_report:
+    if sweep is not None and not args.no_report:
+        from runners.sweep import write_sweep
+
+        paths = write_sweep(sweep, args.bench, command=specs[0].command if specs else "")
+        print(f"sweep: {paths[0]} (also {', '.join(p.name for p in paths[1:])})")
+    elif not args.no_report:
         _report(args, table=True, plots=True)
     if any(n.startswith("NOTE") for n in notes):
         print("reminder: these runs used substitutes for figures the benchmark source lacks (see the NOTE above, "
@@ -186,21 +213,22 @@ def _print_outcome(specs: list[RunSpec], summary: BatchSummary) -> None:
 
 
 def _report(args: argparse.Namespace, table: bool, plots: bool) -> int:
+    """Table and/or plots from one reading of the runs, their traces and the reference benchmark."""
+    from runners.collect import load_report
     from runners.plots import write_plots
     from runners.table import write_table
 
-    results = Path(args.results)
-    bench = args.bench
+    report = load_report(Path(args.results), args.protocol, args.bench, getattr(args, "layout", None))
     if table:
-        paths = write_table(results, args.protocol, bench)
-        print(f"table: {paths[0]} (also {paths[1].name}, {paths[2].name})")
+        paths = write_table(report)
+        print(f"table: {paths[0]} (also {', '.join(p.name for p in paths[1:])})")
     if plots:
-        paths = write_plots(results, args.protocol, bench)
-        folder = protocol_dir(results, args.protocol) / "plots"
+        paths = write_plots(report)
+        folder = protocol_dir(report.results, args.protocol) / "plots"
         if paths:
             print(f"plots: {folder}/ ({', '.join(p.name for p in paths if p.suffix == '.png')}; PDF beside each)")
         else:
-            print(f"plots: none (no finished runs under {protocol_dir(results, args.protocol)})")
+            print(f"plots: none (no finished runs under {protocol_dir(report.results, args.protocol)})")
     return 0
 
 

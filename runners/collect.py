@@ -1,6 +1,8 @@
-"""Finished runs of a protocol as data frames, and the benchmark figures tables and plots compare them with.
+"""Finished runs of a protocol as data frames, grouped into the rows tables and plots show, and the benchmark
+figures they are compared with.
 
-Only folders with ``result.json`` are read: an unfinished or failed run never counts.
+Only folders with ``result.json`` are read: an unfinished or failed run never counts. A `Report` reads the runs,
+their traces and the reference benchmark once, for every table and figure written from them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 import algos
+from algos.base import LAYOUTS, PROTOCOL_SPECS
 from bench import REPORTED_SPLITS, SEARCH_DATASETS, SUBSTITUTES, Benchmark, TableError, reported_metric
 from runners.layout import CONFIG, TRACE, iter_finished, read_json
 
@@ -26,7 +29,8 @@ DISPLAY = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "Im
 
 def collect_runs(results: Path, protocol: str) -> pd.DataFrame:
     """One row per finished run: algo, kind, dataset (searched), seed, index, arch, ``{D}_{split}`` for the three
-    datasets (NaN where the source lacks the figure), source, requested source and substitutes used."""
+    datasets (NaN where the source lacks the figure), source, requested source, substitutes used, overrides and
+    the simulated budget (query-only runs)."""
     rows = []
     for folder, res in iter_finished(results, protocol):
         try:
@@ -35,11 +39,12 @@ def collect_runs(results: Path, protocol: str) -> pd.DataFrame:
             cfg = {}
         requested = cfg.get("bench", {}).get("requested")
         overrides = ", ".join(f"{k}={v}" for k, v in sorted((cfg.get("overrides") or {}).items()))
+        budget = (cfg.get("info") or {}).get("budget")
         row: dict[str, Any] = {"algo": res["algo"], "kind": res["kind"], "dataset": res["dataset"],
                                "seed": res["seed"], "index": res["index"], "arch": res["arch"],
                                "source": res.get("source"), "requested": requested,
                                "substitutes": ",".join(res.get("substitutes_used") or ()), "overrides": overrides,
-                               "folder": str(folder)}
+                               "budget": np.nan if budget is None else float(budget), "folder": str(folder)}
         for d in SEARCH_DATASETS:
             rep = res.get("reported", {}).get(d, {})
             for split in SPLITS:
@@ -47,7 +52,7 @@ def collect_runs(results: Path, protocol: str) -> pd.DataFrame:
                 row[f"{d}_{split}"] = np.nan if v is None else float(v)
         rows.append(row)
     cols = ["algo", "kind", "dataset", "seed", "index", "arch", "source", "requested", "substitutes", "overrides",
-            "folder"]
+            "budget", "folder"]
     cols += [f"{d}_{s}" for d in SEARCH_DATASETS for s in SPLITS]
     return pd.DataFrame(rows, columns=cols)
 
@@ -132,3 +137,90 @@ def overrides_lines(runs: pd.DataFrame) -> list[str]:
         for text, n in sub["overrides"].value_counts(sort=False).items():
             out.append(f"{algo}: {text} ({n} run{'s' if n != 1 else ''})")
     return out
+
+
+#: Marks rows whose runs were shrunk to a CPU-sized smoke run.
+SMOKE_LABEL = " [SMOKE run: pipeline check, not the paper]"
+
+
+@dataclass
+class Group:
+    """The runs behind one row of a table (and one line of a figure)."""
+
+    algo: str
+    kind: str
+    #: The search dataset of every run in the group; None in the ``own`` layout, where each dataset's columns come
+    #: from the runs searched on that dataset.
+    searched: str | None
+    label: str
+    runs: pd.DataFrame
+
+    def on(self, dataset: str) -> pd.DataFrame:
+        """The runs whose cells fill ``dataset``'s columns."""
+        return self.runs if self.searched is not None else self.runs[self.runs["dataset"] == dataset]
+
+    @property
+    def search_dataset(self) -> str:
+        """For tables: the search dataset, or ``own`` (each column's own dataset)."""
+        return self.searched if self.searched is not None else "own"
+
+
+def group_runs(runs: pd.DataFrame, protocol: str, layout: str | None = None) -> list[Group]:
+    """The rows of a protocol's table, in the papers' order.
+
+    ``transfer`` layout (NAS-Bench-201): one group per searcher and search dataset, its cells reported on all three
+    datasets; the protocol's own search first, unlabelled, then any other search dataset's, labelled ("searched
+    on ..."), never mixed in. ``own`` layout (NATS-Bench): one group per searcher, each dataset's columns from the
+    runs searched on it. ``layout`` None is the protocol's."""
+    spec = PROTOCOL_SPECS[protocol]
+    layout = layout or spec.layout
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown table layout {layout!r}; valid: {', '.join(LAYOUTS)}")
+    out: list[Group] = []
+    names = algo_order(runs["algo"]) if len(runs) else []
+    if layout == "own":
+        for algo in names:
+            sub = runs[runs["algo"] == algo]
+            out.append(Group(algo, sub["kind"].iloc[0], None, algo + _smoke(sub), sub))
+        return out
+    own = spec.search_datasets
+    order = list(own) + [d for d in SEARCH_DATASETS if d not in own]
+    for d in order:
+        for algo in names:
+            sub = runs[(runs["algo"] == algo) & (runs["dataset"] == d)]
+            if len(sub) == 0:
+                continue
+            label = algo if own == (d,) else f"{algo} (searched on {d})"
+            out.append(Group(algo, sub["kind"].iloc[0], d, label + _smoke(sub), sub))
+    return out
+
+
+def _smoke(runs: pd.DataFrame) -> str:
+    return SMOKE_LABEL if runs["overrides"].str.contains("size=smoke", regex=False).any() else ""
+
+
+@dataclass
+class Report:
+    """A protocol's finished runs, their grouping, their traces and the reference benchmark, each read once."""
+
+    results: Path
+    protocol: str
+    runs: pd.DataFrame
+    ref: Reference
+    layout: str
+    groups: list[Group]
+    _traces: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def trace(self, folder: str) -> pd.DataFrame:
+        """A run's ``trace.csv``, read on first use."""
+        if folder not in self._traces:
+            self._traces[folder] = read_trace(folder)
+        return self._traces[folder]
+
+
+def load_report(results: Path, protocol: str, bench: str | None = None, layout: str | None = None) -> Report:
+    """Read everything tables and plots need from ``results``: the finished runs of ``protocol``, grouped in
+    ``layout`` (default: the protocol's), and the reference benchmark (``bench``, else the one the runs used)."""
+    runs = collect_runs(results, protocol)
+    layout = layout or PROTOCOL_SPECS[protocol].layout
+    return Report(Path(results), protocol, runs, reference(runs, bench), layout, group_runs(runs, protocol, layout))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import algos
-from algos.base import PROTOCOLS, Searcher, parse_assignments
+from algos.base import PROTOCOL_SPECS, PROTOCOLS, Searcher, parse_assignments
 from bench import SEARCH_DATASETS, Benchmark, TableError, check_substitutes
 from runners.run import RunSpec, load_bench
 from runners.seeds import (
@@ -136,6 +136,16 @@ def parse_options(items: Sequence[str] | None) -> dict[str, Any]:
     return out
 
 
+def invocation() -> str:
+    """The command line of this process as a user would retype it (``python -m runners ...``, not
+    ``__main__.py ...``), for the record."""
+    if not sys.argv:
+        return ""
+    first = Path(sys.argv[0])
+    head = ["python", "-m", first.parent.name] if first.name == "__main__.py" else [first.name]
+    return shlex.join([*head, *sys.argv[1:]])
+
+
 def resolve_bench(source: str | None) -> tuple[str | None, Benchmark]:
     """Load the source once here (building its cache before workers need it); None means the embedded default."""
     if source in (None, "", "default", "embedded"):
@@ -185,14 +195,18 @@ def seeds_for(algo: Algo, seed: int, *, runs: int | None, master_seed: int, batc
     return [(draw_seed(), {"how": "drawn", "range": [1, SEED_HIGH]})]
 
 
-def plan_runs(algo_names: Sequence[str], datasets: Sequence[str], seeds: Sequence[int | str], protocol: str, *,
-              results: str | Path = "results", bench: str | None = None, substitutes: Sequence[str] | None = None,
+def plan_runs(algo_names: Sequence[str], datasets: Sequence[str] | None, seeds: Sequence[int | str], protocol: str,
+              *, results: str | Path = "results", bench: str | None = None, substitutes: Sequence[str] | None = None,
               overrides: Sequence[str] | None = None, master_seed: int = DEFAULT_MASTER_SEED,
-              runs: int | None = None, ws_runs: int | None = None, options: dict[str, Any] | None = None, batch: bool = False,
-              nb201_ws_cifar10_only: bool = False, smoke: bool = False) -> tuple[list[RunSpec], list[str]]:
-    """Validate everything and list the runs; also returns notes to print (substitutes, skipped combinations).
-    ``smoke`` shrinks weight-sharing configs to a CPU-sized run (see `smoke_overrides`); ``--set`` still wins."""
+              runs: int | None = None, ws_runs: int | None = None, options: dict[str, Any] | None = None,
+              batch: bool = False, smoke: bool = False) -> tuple[list[RunSpec], list[str]]:
+    """Validate everything and list the runs; also returns notes to print (substitutes in use).
+
+    ``datasets`` are the search datasets; none means the protocol's (`algos.base.Protocol.search_datasets`:
+    CIFAR-10 only under ``nb201``, as NAS-Bench-201 searched, each dataset under ``nats``). ``smoke`` shrinks
+    weight-sharing configs to a CPU-sized run (see `smoke_overrides`); ``--set`` still wins."""
     check_protocol(protocol)
+    datasets = list(datasets) if datasets else list(PROTOCOL_SPECS[protocol].search_datasets)
     for d in datasets:
         check_dataset(d)
     seed_values = [check_seed(s) for s in seeds]
@@ -210,14 +224,10 @@ def plan_runs(algo_names: Sequence[str], datasets: Sequence[str], seeds: Sequenc
     notes = []
     if source is None and not substitutes:
         notes.append("NOTE: " + DEFAULT_SOURCE_NOTE)
-    command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""
+    command = invocation()
     specs: list[RunSpec] = []
-    skipped: list[str] = []
     for a in chosen:
         for d in dict.fromkeys(datasets):
-            if nb201_ws_cifar10_only and a.kind != "query" and protocol == "nb201" and d != "cifar10":
-                skipped.append(f"{a.name} on {d}")
-                continue
             for s in dict.fromkeys(seed_values):
                 for seed, origin in seeds_for(a, s, runs=runs, ws_runs=ws_runs, master_seed=master_seed,
                                                batch=batch):
@@ -226,9 +236,11 @@ def plan_runs(algo_names: Sequence[str], datasets: Sequence[str], seeds: Sequenc
                                          substitutes_note=note, overrides={**shrink[a.name], **sets},
                                          seed_origin=origin,
                                          options=dict(options or {}), command=command))
-    if skipped:
-        notes.append(f"not searched: {', '.join(skipped)} (under nb201 the weight-sharing methods search CIFAR-10 "
-                     "only; the table and plots report that cell on all three datasets, as NAS-Bench-201 does)")
+    default = PROTOCOL_SPECS[protocol].search_datasets
+    other = [d for d in dict.fromkeys(datasets) if d not in default]
+    if other:
+        notes.append(f"searching on {', '.join(other)} under {protocol}, whose own search is on "
+                     f"{', '.join(default)}: these runs get their own table rows, labelled with the search dataset")
     del bench_obj
     return specs, notes
 

@@ -1,12 +1,17 @@
-"""The papers' figures, drawn from the run folders (matplotlib Agg; PNG and PDF, each written atomically).
+"""The papers' figures and the anytime figures, drawn from the run folders (matplotlib Agg; PNG and PDF, each
+written atomically). Every line is a group of `runners.collect.group_runs`: under NAS-Bench-201 a CIFAR-10 search
+is drawn on every dataset's figures, against that dataset's figures and optimum; a search on another dataset is its
+own, labelled line.
 
 1. ``curves-DATASET``: benchmark accuracy (valid and test panels) of the incumbent of query-only searches against
-   simulated time, mean ± std over runs, one line per algorithm, the benchmark optimum dashed (NATS-Bench Fig. 7).
-   Each run's incumbent is a step function (it holds until the next query), sampled on a common time grid.
+   simulated time, mean ± std over runs, the benchmark optimum dashed (NATS-Bench Fig. 7). Each run's incumbent is
+   a step function (it holds until the next query), sampled on a common time grid.
 2. ``final-DATASET``: the final accuracy of every run, sorted, against "The index of runs" (NAS-Bench-201).
 3. ``epochs-DATASET``: weight-sharing searches: accuracy of the cell derived at each epoch against the search
-   epoch, mean ± std over seeds, with the optimum (NAS-Bench-201). Under the NAS-Bench-201 protocol the cell is
-   the one searched on CIFAR-10, drawn on every dataset's figures, as the paper does.
+   epoch, mean ± std over seeds, with the optimum (NAS-Bench-201).
+4. ``regret-DATASET``: mean regret (optimum minus the incumbent's figure) against simulated time, log-log.
+5. ``ttt-DATASET``: the empirical distribution of the time to come within 0.5 (solid) and 1.0 (dashed) points
+   of the optimum: the share of runs there by each simulated time (`runners.anytime`).
 """
 
 from __future__ import annotations
@@ -14,10 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from bench import SEARCH_DATASETS, reported_metric
-from runners.collect import DISPLAY, SPLITS, Reference, algo_order, collect_runs, read_trace, reference
+from runners.anytime import TARGETS, group_anytime
+from runners.collect import DISPLAY, SPLITS, Group, Reference, Report
 from runners.layout import protocol_dir, save_figure
 
 #: Points of the common time grid of search curves (NATS-Bench draws 150 ticks up to the budget).
@@ -56,11 +61,11 @@ def _figure(ncols: int):  # noqa: ANN202 - matplotlib types
     return plt, fig, axes[0]
 
 
-def _colors(names: list[str]) -> dict[str, object]:
+def _colors(groups: list[Group]) -> dict[str, object]:
     import matplotlib
 
     cmap = matplotlib.colormaps["tab10"]
-    return {n: cmap(i % 10) for i, n in enumerate(names)}
+    return {g.label: cmap(i % 10) for i, g in enumerate(groups)}
 
 
 def _optimum_line(ax, ref: Reference, dataset: str, split: str) -> None:  # noqa: ANN001
@@ -69,15 +74,18 @@ def _optimum_line(ax, ref: Reference, dataset: str, split: str) -> None:  # noqa
         ax.axhline(v, color="black", linestyle="--", linewidth=1.0, label=f"optimum ({v:.2f})")
 
 
-def _panel(ax, ref: Reference, dataset: str, split: str, drawn: bool, xlabel: str, what: str) -> bool:  # noqa: ANN001
-    """Finish one panel: the optimum line, axis labels and title; a panel with nothing drawn says why instead."""
+def _panel(ax, ref: Reference | None, dataset: str, split: str, drawn: bool, xlabel: str, ylabel: str,  # noqa: ANN001
+           why: str | None = None) -> bool:
+    """Finish one panel: the optimum line (if ``ref``), axis labels and title; a panel with nothing drawn says why
+    instead."""
     title = f"{DISPLAY[dataset]} {split}"
     if not drawn:
-        _no_data(ax, f"n/a: the benchmark source has no {reported_metric(dataset, split)}", title)
+        _no_data(ax, why or f"n/a: the benchmark source has no {reported_metric(dataset, split)}", title)
         return False
-    _optimum_line(ax, ref, dataset, split)
+    if ref is not None:
+        _optimum_line(ax, ref, dataset, split)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"{split} accuracy of {what} (%)")
+    ax.set_ylabel(ylabel)
     ax.set_title(f"{title} ({reported_metric(dataset, split)})", fontsize=10)
     return True
 
@@ -89,12 +97,12 @@ def _no_data(ax, text: str, title: str = "") -> None:  # noqa: ANN001
     ax.set_yticks([])
 
 
-def _finish(plt, fig, axes, title: str, stem: Path) -> list[Path]:  # noqa: ANN001
+def _finish(plt, fig, axes, title: str, stem: Path, legend: str = "lower right") -> list[Path]:  # noqa: ANN001
     fig.suptitle(title, fontsize=12)
     for ax in axes:
         handles, labels = ax.get_legend_handles_labels()
         if handles:
-            ax.legend(fontsize=8, loc="lower right")
+            ax.legend(fontsize=8, loc=legend)
         ax.grid(alpha=0.3)
     fig.tight_layout()
     paths = save_figure(fig, stem)
@@ -102,115 +110,189 @@ def _finish(plt, fig, axes, title: str, stem: Path) -> list[Path]:  # noqa: ANN0
     return paths
 
 
-def search_curves(runs: pd.DataFrame, ref: Reference, dataset: str, stem: Path) -> list[Path]:
-    q = runs[(runs["kind"] == "query") & (runs["dataset"] == dataset)]
-    if len(q) == 0:
+def _query_groups(report: Report, dataset: str) -> list[Group]:
+    return [g for g in report.groups if g.kind == "query" and len(g.on(dataset))]
+
+
+def _where(groups: list[Group], dataset: str) -> str:
+    searched = sorted({g.searched or dataset for g in groups}, key=SEARCH_DATASETS.index)
+    return f"searched on {', '.join(DISPLAY[d] for d in searched)}"
+
+
+def search_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
+    groups = _query_groups(report, dataset)
+    if not groups:
         return []
-    traces = {f: read_trace(f, ["time", "incumbent_valid", "incumbent_test"]) for f in q["folder"]}
+    traces = {f: report.trace(f) for g in groups for f in g.on(dataset)["folder"]}
     horizon = max(float(t["time"].iloc[-1]) for t in traces.values() if len(t))
     grid = np.linspace(0.0, horizon, GRID_POINTS)
-    names = algo_order(q["algo"])
-    colors = _colors(names)
+    colors = _colors(groups)
     plt, fig, axes = _figure(2)
     for ax, split in zip(axes, SPLITS, strict=True):
         drawn = False
         lows: list[float] = []
         highs: list[float] = []
-        for algo in names:
-            folders = q.loc[q["algo"] == algo, "folder"]
-            col = f"incumbent_{split}"
-            stack = np.stack([step_on_grid(traces[f]["time"].to_numpy(float), traces[f][col].to_numpy(float), grid)
-                              for f in folders if col in traces[f] and len(traces[f])])
-            if np.all(np.isnan(stack)):
+        col = f"incumbent_{dataset}_{split}"
+        for g in groups:
+            curves = [step_on_grid(traces[f]["time"].to_numpy(float), traces[f][col].to_numpy(float), grid)
+                      for f in g.on(dataset)["folder"] if col in traces[f] and len(traces[f])]
+            if not curves or np.all(np.isnan(stack := np.stack(curves))):
                 continue
             mean, std = _mean_std(stack)
             # Draw only where every run has an incumbent: before that the mean is over a few lucky runs.
             partial = np.isnan(stack).any(axis=0)
             mean[partial] = std[partial] = np.nan
-            ax.plot(grid, mean, color=colors[algo], label=f"{algo} ({_n(len(stack), 'run')})")
-            ax.fill_between(grid, mean - std, mean + std, color=colors[algo], alpha=0.2, linewidth=0)
+            ax.plot(grid, mean, color=colors[g.label], label=f"{g.label} ({_n(len(stack), 'run')})")
+            ax.fill_between(grid, mean - std, mean + std, color=colors[g.label], alpha=0.2, linewidth=0)
             late = grid >= 0.05 * horizon  # the first queries span tens of points; focus on the search itself
             lows.append(np.nanmin((mean - std)[late]) if np.any(~np.isnan(mean[late])) else np.nan)
             highs.append(np.nanmax((mean + std)[late]) if np.any(~np.isnan(mean[late])) else np.nan)
             drawn = True
-        if not _panel(ax, ref, dataset, split, drawn, "Simulated search time (seconds)", "the incumbent"):
+        if not _panel(ax, report.ref, dataset, split, drawn, "Simulated search time (seconds)",
+                      f"{split} accuracy of the incumbent (%)"):
             continue
-        opt = ref.optimum(dataset, split)
+        opt = report.ref.optimum(dataset, split)
         lo, hi = np.nanmin(lows + [np.inf]), np.nanmax(highs + [opt if opt is not None else -np.inf])
         if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
             pad = 0.08 * (hi - lo)
             ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlim(0, horizon)
-    return _finish(plt, fig, axes, f"Query-only searches on {DISPLAY[dataset]}: incumbent vs time "
-                   "(mean ± std over runs)", stem)
+    return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: "
+                   "incumbent vs time (mean ± std over runs)", stem)
 
 
-def sorted_finals(runs: pd.DataFrame, ref: Reference, dataset: str, stem: Path) -> list[Path]:
-    q = runs[(runs["kind"] == "query") & (runs["dataset"] == dataset)]
-    if len(q) == 0:
+def sorted_finals(report: Report, dataset: str, stem: Path) -> list[Path]:
+    groups = _query_groups(report, dataset)
+    if not groups:
         return []
-    names = algo_order(q["algo"])
-    colors = _colors(names)
+    colors = _colors(groups)
     plt, fig, axes = _figure(2)
     for ax, split in zip(axes, SPLITS, strict=True):
         drawn = False
-        for algo in names:
-            v = np.sort(q.loc[q["algo"] == algo, f"{dataset}_{split}"].dropna().to_numpy())
+        for g in groups:
+            v = np.sort(g.on(dataset)[f"{dataset}_{split}"].dropna().to_numpy())
             if len(v) == 0:
                 continue
-            ax.plot(np.arange(len(v)), v, color=colors[algo], label=f"{algo} ({_n(len(v), 'run')})")
+            ax.plot(np.arange(len(v)), v, color=colors[g.label], label=f"{g.label} ({_n(len(v), 'run')})")
             drawn = True
-        _panel(ax, ref, dataset, split, drawn, "The index of runs", "the final cell")
-    return _finish(plt, fig, axes, f"Query-only searches on {DISPLAY[dataset]}: final accuracy of every run, sorted",
-                   stem)
+        _panel(ax, report.ref, dataset, split, drawn, "The index of runs", f"{split} accuracy of the final cell (%)")
+    return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: final "
+                   "accuracy of every run, sorted", stem)
 
 
-def epoch_curves(runs: pd.DataFrame, ref: Reference, protocol: str, dataset: str, stem: Path) -> list[Path]:
-    ws = runs[runs["kind"] != "query"]
-    searched = "cifar10" if protocol == "nb201" else dataset
-    ws = ws[ws["dataset"] == searched]
-    if len(ws) == 0:
+def epoch_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
+    groups = [g for g in report.groups if g.kind != "query" and len(g.on(dataset))]
+    if not groups:
         return []
-    names = algo_order(ws["algo"])
-    colors = _colors(names)
+    colors = _colors(groups)
     plt, fig, axes = _figure(2)
     for ax, split in zip(axes, SPLITS, strict=True):
         col = f"{dataset}_{split}"
         drawn = False
-        for algo in names:
-            traces = [read_trace(f) for f in ws.loc[ws["algo"] == algo, "folder"]]
+        for g in groups:
+            traces = [report.trace(f) for f in g.on(dataset)["folder"]]
             traces = [t for t in traces if col in t and len(t) and t[col].notna().any()]
             if not traces:
                 continue
-            n = max(len(t) for t in traces)
-            stack = np.full((len(traces), n), np.nan)
+            longest = max(traces, key=len)
+            stack = np.full((len(traces), len(longest)), np.nan)
             for i, t in enumerate(traces):
                 stack[i, :len(t)] = t[col].to_numpy(float)
-            x = np.arange(n) if "epoch" not in traces[0] else traces[max(range(len(traces)),
-                                                                           key=lambda i: len(traces[i]))]["epoch"]
+            x = longest["epoch"] if "epoch" in longest else np.arange(len(longest))
             mean, std = _mean_std(stack)
-            ax.plot(x, mean, color=colors[algo], label=f"{algo} ({_n(len(traces), 'seed')})")
-            ax.fill_between(x, mean - std, mean + std, color=colors[algo], alpha=0.2, linewidth=0)
+            ax.plot(x, mean, color=colors[g.label], label=f"{g.label} ({_n(len(traces), 'seed')})")
+            ax.fill_between(x, mean - std, mean + std, color=colors[g.label], alpha=0.2, linewidth=0)
             drawn = True
-        if _panel(ax, ref, dataset, split, drawn, "The searching epoch", "the derived cell"):
+        if _panel(ax, report.ref, dataset, split, drawn, "The searching epoch",
+                  f"{split} accuracy of the derived cell (%)"):
             from matplotlib.ticker import MaxNLocator
 
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    where = f"searched on {DISPLAY[searched]}" if searched != dataset else "searched on it"
-    return _finish(plt, fig, axes, f"Weight-sharing searches, {DISPLAY[dataset]} ({where}): derived cell vs epoch",
-                   stem)
+    return _finish(plt, fig, axes, f"Weight-sharing searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: "
+                   "derived cell vs epoch", stem)
 
 
-def write_plots(results: Path, protocol: str, bench: str | None = None) -> list[Path]:
-    """Every figure the finished runs of a protocol allow, into ``results/PROTOCOL/plots/``."""
-    runs = collect_runs(results, protocol)
-    if len(runs) == 0:
+def regret_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
+    """Mean regret against simulated time, both axes logarithmic (where every run has an incumbent)."""
+    groups = _query_groups(report, dataset)
+    if not groups:
         return []
-    ref = reference(runs, bench)
-    out = protocol_dir(results, protocol) / "plots"
+    colors = _colors(groups)
+    plt, fig, axes = _figure(2)
+    for ax, split in zip(axes, SPLITS, strict=True):
+        optimum = report.ref.optimum(dataset, split)
+        col = f"incumbent_{dataset}_{split}"
+        drawn = False
+        for g in groups:
+            folders = [f for f in g.on(dataset)["folder"] if col in report.trace(f) and len(report.trace(f))]
+            if optimum is None or not folders:
+                continue
+            traces = [report.trace(f) for f in folders]
+            start = min(float(t["time"].iloc[0]) for t in traces)
+            end = max(float(t["time"].iloc[-1]) for t in traces)
+            if end <= start:
+                continue
+            grid = np.geomspace(start, end, GRID_POINTS)
+            stack = np.stack([step_on_grid(t["time"].to_numpy(float), optimum - t[col].to_numpy(float), grid)
+                              for t in traces])
+            if np.all(np.isnan(stack)):
+                continue
+            mean, _ = _mean_std(stack)
+            mean[np.isnan(stack).any(axis=0)] = np.nan
+            ax.plot(grid, mean, color=colors[g.label], label=f"{g.label} ({_n(len(stack), 'run')})")
+            drawn = True
+        why = None if optimum is not None else f"n/a: the benchmark source has no {reported_metric(dataset, split)}"
+        if _panel(ax, None, dataset, split, drawn, "Simulated search time (seconds, log)",
+                  f"mean {split} regret (points, log)", why):
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+    return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: mean "
+                   "regret vs time", stem, legend="lower left")
+
+
+def time_to_target(report: Report, dataset: str, stem: Path) -> list[Path]:
+    """Empirical distribution of the time to come within each target of the optimum (runs that never do keep the
+    curve below 1)."""
+    groups = _query_groups(report, dataset)
+    if not groups:
+        return []
+    colors = _colors(groups)
+    plt, fig, axes = _figure(2)
+    styles = dict(zip(TARGETS, ("-", "--", ":", "-."), strict=False))
+    for ax, split in zip(axes, SPLITS, strict=True):
+        drawn = False
+        for g in groups:
+            runs = group_anytime(report, g, dataset, split)
+            if not runs:
+                continue
+            for i, target in enumerate(TARGETS):
+                tt = np.sort([r.time_to[i] for r in runs])
+                ok = tt[np.isfinite(tt)]
+                if len(ok) == 0:
+                    continue
+                share = np.arange(1, len(ok) + 1) / len(tt)
+                ax.step(np.append(ok, ok[-1]), np.append(share, share[-1]), where="post", color=colors[g.label],
+                        linestyle=styles[target], label=f"{g.label}, within {target:.1f}")
+                drawn = True
+        if _panel(ax, None, dataset, split, drawn, "Simulated search time (seconds, log)",
+                  "share of runs within the target", "no run comes within the targets (or no figures)"):
+            ax.set_xscale("log")
+            ax.set_ylim(0, 1.02)
+    return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: time "
+                   f"to within {' / '.join(f'{t:.1f}' for t in TARGETS)} points of the optimum", stem,
+                   legend="upper left")
+
+
+def write_plots(report: Report) -> list[Path]:
+    """Every figure the finished runs of a protocol allow, into ``results/PROTOCOL/plots/``."""
+    if len(report.runs) == 0:
+        return []
+    out = protocol_dir(report.results, report.protocol) / "plots"
     paths: list[Path] = []
     for d in SEARCH_DATASETS:
-        paths += search_curves(runs, ref, d, out / f"curves-{d}")
-        paths += sorted_finals(runs, ref, d, out / f"final-{d}")
-        paths += epoch_curves(runs, ref, protocol, d, out / f"epochs-{d}")
+        paths += search_curves(report, d, out / f"curves-{d}")
+        paths += sorted_finals(report, d, out / f"final-{d}")
+        paths += epoch_curves(report, d, out / f"epochs-{d}")
+        paths += regret_curves(report, d, out / f"regret-{d}")
+        paths += time_to_target(report, d, out / f"ttt-{d}")
     return paths

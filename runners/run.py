@@ -193,7 +193,7 @@ def _execute(spec: RunSpec, folder: Path, progress: Callable[[float, float], Non
     t0 = time.perf_counter()
     result = cls(config).search(ctx)
     wall = time.perf_counter() - t0
-    frame = with_bench_figures(result.trace.to_frame(), bench, spec.dataset, cls.kind)
+    frame = with_bench_figures(result.trace.to_frame(), bench, cls.kind)
     used = substitutes_used(result.info)
     write_frame(folder / TRACE, frame)
     record.update(substitutes_used=used, info=result.info)
@@ -218,27 +218,24 @@ def substitutes_used(info: dict[str, Any]) -> list[str]:
     return out
 
 
-def with_bench_figures(frame: Any, bench: Benchmark, dataset: str, kind: str) -> Any:
-    """Add the benchmark's reported figures (200-epoch trial means) of each row's cell, so that curves and tables
-    need only the run folder. Query-only: the incumbent's valid/test on the search dataset (``incumbent_valid``,
-    ``incumbent_test``). Weight-sharing: the derived cell's valid/test on all three datasets (``D_valid``,
-    ``D_test``, as `supernet.search` names them; kept when the searcher wrote them already; NAS-Bench-201 reports
-    the CIFAR-10-found cell on all three). A missing figure is NaN, never 0."""
+def with_bench_figures(frame: Any, bench: Benchmark, kind: str) -> Any:
+    """Add the benchmark's reported figures (200-epoch trial means) of each row's cell on all three datasets, so
+    that curves and tables need only the run folder: a cell is reported on every dataset, whichever it was searched
+    on (NAS-Bench-201's convention; NATS-Bench's tables read the search dataset's columns). Query-only: the
+    incumbent's, as ``incumbent_D_valid`` / ``incumbent_D_test``. Weight-sharing: the derived cell's, as
+    ``D_valid`` / ``D_test`` (as `supernet.search` names them; kept when the searcher wrote them already). A missing
+    figure is NaN, never 0."""
     if kind == "query":
-        if "incumbent" not in frame:
-            return frame
-        idx = frame["incumbent"].to_numpy(dtype=np.int64)
-        for key, name in _reported_metrics(dataset).items():
-            frame[f"incumbent_{key}"] = bench.values(idx, name) if bench.has(name) else np.nan
-        return frame
-    col = next((c for c in WS_INDEX_COLUMNS if c in frame), None)
-    if col is None:
+        col, prefix = "incumbent", "incumbent_"
+    else:
+        col, prefix = next((c for c in WS_INDEX_COLUMNS if c in frame), None), ""
+    if col is None or col not in frame:
         return frame
     idx = frame[col].to_numpy(dtype=np.int64)
     for d in SEARCH_DATASETS:
         for key, name in _reported_metrics(d).items():
-            if f"{d}_{key}" not in frame:
-                frame[f"{d}_{key}"] = bench.values(idx, name) if bench.has(name) else np.nan
+            if f"{prefix}{d}_{key}" not in frame:
+                frame[f"{prefix}{d}_{key}"] = bench.values(idx, name) if bench.has(name) else np.nan
     return frame
 
 

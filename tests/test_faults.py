@@ -24,6 +24,7 @@ from test_runner import PY, ROOT, ToyQuery, folder, toys  # noqa: F401 - the toy
 
 from algos.base import SearchContext, SearchResult
 from runners.cli import main
+from runners.collect import load_report
 from runners.layout import CONFIG, RESULT, STATE, TRACE, read_result
 from runners.plan import plan_runs
 from runners.table import write_table
@@ -95,7 +96,7 @@ def _assert_same_runs(results: Path, reference: Path) -> None:
 
 
 def _table(results: Path) -> tuple[bytes, bytes]:
-    md, csv, _ = write_table(results, "nb201")
+    md, csv, _ = write_table(load_report(results, "nb201"))[:3]
     return md.read_bytes(), csv.read_bytes()
 
 
@@ -309,7 +310,7 @@ def test_a_full_disk_stops_the_batch_with_a_clear_error_and_no_damaged_file(
     assert _summary(results)["counts"] == {"toy-query": {"skipped": 2, "finished": 4}}
     _every_result_complete(results)
     # a table is never half-written: the disk fills while the next table is written, the old one stays whole
-    md, csv, tex = write_table(results, "nb201")
+    md, csv, tex = write_table(load_report(results, "nb201"))[:3]
     before = [p.read_bytes() for p in (md, csv, tex)]
     assert main([*TOY, "--runs", "7", "--results", str(results)]) == 0  # one more run: the next table differs
     monkeypatch.setattr(os, "fdopen", FullDisk(len(before[0]) // 2, tmp_path).fdopen)

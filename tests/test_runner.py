@@ -80,7 +80,8 @@ class ToyQuery(Searcher):
                 best, best_acc = arch.index, acc
             trace.append(time=t, index=arch.index, arch=str(arch), accuracy=acc, cost=cfg.cost, incumbent=best,
                          incumbent_accuracy=best_acc)
-        return SearchResult(Arch.from_index(best), trace, {"substitutes": [], "queries": len(trace)})
+        return SearchResult(Arch.from_index(best), trace, {"substitutes": [], "queries": len(trace),
+                                                           "budget": cfg.budget})
 
 
 class ToyWS(Searcher):
@@ -149,9 +150,10 @@ def test_run_writes_one_folder_with_atomic_files(toys: None, tmp_path: Path, cap
     assert res["index"] == trace["incumbent"].iloc[-1] and res["arch"] == str(Arch.from_index(res["index"]))
     assert set(res["reported"]) == {"cifar10", "cifar100", "ImageNet16-120"}
     assert res["reported"]["cifar10"]["test"] is None  # the embedded default has no test accuracy: None, not 0
-    # the runner adds the benchmark's reported figure of the incumbent to each trace row
-    assert trace["incumbent_valid"].iloc[-1] == pytest.approx(res["reported"]["cifar10"]["valid"])
-    assert trace["incumbent_test"].isna().all()
+    # the runner adds the benchmark's reported figures of the incumbent on every dataset to each trace row
+    for d in ("cifar10", "cifar100", "ImageNet16-120"):
+        assert trace[f"incumbent_{d}_valid"].iloc[-1] == pytest.approx(res["reported"][d]["valid"])
+    assert trace["incumbent_cifar10_test"].isna().all()
     # the end of a run says where results, table and plots are
     assert str(f.parent) in out.out and "table.md" in out.out and "plots" in out.out
     assert "NOTE" in out.err and "embedded default" in out.err
@@ -294,6 +296,17 @@ def test_weight_sharing_seed_minus_one_draws_and_records_one_seed(toys: None, tm
     assert [s.seed for s in more][:3] == [s.seed for s in batch] and len(more) == 5
 
 
+def test_each_protocol_searches_its_own_datasets_by_default(toys: None) -> None:
+    """NAS-Bench-201 searched CIFAR-10 only, every baseline; NATS-Bench each dataset; named datasets are kept."""
+    nb201, notes = plan_runs(["toy-query", "toy-ws"], None, [1], "nb201")
+    assert {(s.algo, s.dataset) for s in nb201} == {("toy-query", "cifar10"), ("toy-ws", "cifar10")} and not notes[1:]
+    nats, _ = plan_runs(["toy-query", "toy-ws"], [], [1], "nats")
+    assert {s.dataset for s in nats if s.algo == "toy-ws"} == {"cifar10", "cifar100", "ImageNet16-120"}
+    named, notes = plan_runs(["toy-ws"], ["cifar100"], [1], "nb201")
+    assert [s.dataset for s in named] == ["cifar100"]
+    assert any("cifar100 under nb201" in n and "their own table rows" in n for n in notes)
+
+
 def _algo(name: str):  # noqa: ANN202
     from runners.plan import resolve_algo
 
@@ -350,6 +363,19 @@ def test_python_m_runners_exits_2_without_traceback() -> None:
 def test_make_stops_on_bad_variables(var: str, words: list[str]) -> None:
     # -o: never (re)install the venv from inside a test
     r = _sub(["make", "-s", "-o", ".venv/.installed", "rea", var, "RESULTS=/nonexistent-results"])
+    assert r.returncode == 2, r.stdout + r.stderr
+    for w in words:
+        assert w in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["sweep", "ALGO=rea"], ["make sweep needs ALGO= PARAM= VALUES="]),
+    (["sweep", "ALGO=rea", "PARAM=sample_sise", "VALUES=3 5"], ["unknown setting 'sample_sise'", "sample_size"]),
+    (["table", "LAYOUT=sideways"], ["unknown table layout 'sideways'", "transfer, own"]),
+])
+def test_make_sweep_and_table_stop_on_bad_variables(args: list[str], words: list[str]) -> None:
+    r = _sub(["make", "-s", "-o", ".venv/.installed", *args, "RESULTS=/nonexistent-results"])
     assert r.returncode == 2, r.stdout + r.stderr
     for w in words:
         assert w in r.stderr
