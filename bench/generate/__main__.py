@@ -174,7 +174,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         path = write_plan(plan, args.root, replace=args.replace)
         print(f"plan: {path} ({len(plan.jobs())} jobs)", flush=True)
         from supernet.splits import OFFICIAL as OFFICIAL_SPLITS
-
         from supernet.splits import SEEDED
 
         seeded = [s for s in plan.settings if plan.source(s) in OFFICIAL_SPLITS and s != "cifar10"]
