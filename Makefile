@@ -77,6 +77,8 @@ help:  ## list the targets and variables
 	@echo "  MASTER_SEED= RUNS= / WS_RUNS= (query-only / weight-sharing runs for seed -1) RESULTS=$(RESULTS) DEVICE= GPU=0|1 SMOKE=0|1 (CPU-sized"
 	@echo "    weight-sharing smoke runs)"
 	@echo "  SET='key=value ...' (hyper-parameters)  OPTIONS='key=value ...' (runner options, e.g. data_dir=PATH)"
+	@echo "  DATA= image folder  SPLITS= (empty: the official splits shipped; seeded: a seeded split; PATH: the"
+	@echo "    official JSON files in PATH)"
 	@echo "  batch: ALGOS='$(ALGOS)' DATASETS= (search datasets; default: the protocol's, cifar10 under nb201)"
 	@echo "    SEEDS=$(SEEDS) WORKERS= SCHEDULER=tcp://host:port"
 	@echo "  sweep: ALGO= PARAM= (a preset field) VALUES='v1 v2 ...' (and the batch variables)"

@@ -3,15 +3,19 @@
 Algorithm (PROTOCOLS.md section 2, DARTS-V2), per epoch, with the cosine weight LR ``xi`` of the epoch:
 
     for each (train batch, valid batch) of the search loader:
-        # 1. alpha first, through one unrolled (virtual) SGD step of the weights
+        # the alpha step, through one unrolled (virtual) SGD step of the weights
         w'     = w - xi * (momentum * m + grad_w L_train(w, alpha) + weight_decay * w)   (m: SGD's momentum buffer)
         g_a    = grad_alpha L_valid(w', alpha);   v = grad_w' L_valid(w', alpha)
         R      = 0.01 / ||v||;   w+- = w +- R v
         hvp    = (grad_alpha L_train(w+, alpha) - grad_alpha L_train(w-, alpha)) / (2 R)
         alpha <- Adam step with gradient  g_a - xi * hvp
-        # 2. then the weights, as in DARTS-V1
-        w     <- SGD step on CE(supernet_mixture(train batch))   (grad norm clipped to 5)
+        # the weight step, as in DARTS-V1
+        w     <- SGD step on CE(supernet_mixture(train batch))   (grad norm clipped to 5 in NB201, none in NATS)
     derived cell = argmax_op alpha[edge] per edge (``none`` included); the reported one is the last epoch's
+
+Step order (``step_order``), each era's script: bb2f405's ``DARTS-V2.py`` takes the alpha step first, then the
+weight step (``'alpha-first'``, the nb201 preset); NATS' ``search-cell.py`` takes the weight step first, then the
+unrolled alpha step at the new weights and momentum (``'weights-first'``, the nats preset).
 
 The virtual step is plain SGD with the buffer times momentum even though the real optimizer is Nesterov, as the
 original does. The virtual and perturbed forwards run on copies of the weights (`torch.func.functional_call`), so
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
@@ -41,11 +45,15 @@ LossAt = Callable[[Mapping[str, torch.Tensor]], tuple[torch.Tensor, torch.Tensor
 class DartsV2Config(OneShotConfig):
     #: Finite-difference scale: R = unroll_r / ||v||.
     unroll_r: float = 0.01
+    #: 'alpha-first' (the unrolled alpha step, then the weight step: NB201's script) or 'weights-first' (NATS').
+    step_order: Literal["alpha-first", "weights-first"] = "alpha-first"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not (isinstance(self.unroll_r, (int, float)) and self.unroll_r > 0):
             raise ValueError(f"DARTS-V2 unroll_r must be a number > 0, got {self.unroll_r!r}")
+        if self.step_order not in ("alpha-first", "weights-first"):
+            raise ValueError(f"DARTS-V2 step_order {self.step_order!r} is unknown; valid: alpha-first, weights-first")
 
 
 def unrolled_alpha_grad(model: nn.Module, weight_names: Sequence[str], alphas: Sequence[torch.Tensor],
@@ -96,33 +104,41 @@ def loss_on(model: nn.Module, criterion: nn.Module, x: torch.Tensor, y: torch.Te
 
 
 class DartsV2(OneShotSearcher):
-    """Second-order DARTS: alpha step through an unrolled weight step, then the weight step."""
+    """Second-order DARTS: an alpha step through an unrolled weight step, and the weight step, in the era's order."""
 
     name: ClassVar[str] = "darts-v2"
     Config: ClassVar[type] = DartsV2Config
     PRESETS: ClassVar[dict[str, DartsV2Config]] = {
-        p: DartsV2Config(**protocol_settings("darts-v2", p)) for p in ("nb201", "nats")
+        "nb201": DartsV2Config(**protocol_settings("darts-v2", "nb201"), step_order="alpha-first"),
+        "nats": DartsV2Config(**protocol_settings("darts-v2", "nats"), step_order="weights-first"),
     }
 
     config: DartsV2Config
 
     def step(self, run: OneShotRun, base: Batch, arch: Batch) -> None:
+        if self.config.step_order == "alpha-first":
+            self.alpha_step(run, base, arch)
+            run.weight_step(lambda x: run.logits(x, "mixture"), *base)
+        else:
+            run.weight_step(lambda x: run.logits(x, "mixture"), *base)
+            self.alpha_step(run, base, arch)
+
+    def alpha_step(self, run: OneShotRun, base: Batch, arch: Batch) -> None:
+        """One Adam step of alpha with the unrolled gradient (the train batch for the virtual step and the HVP),
+        at the current weights, LR and momentum buffers."""
         net, opt = run.network, run.w_optimizer
         net.train()
         net.set_mode("mixture")
         names = [n for n, _ in net.named_weights()]
         group = opt.param_groups[0]
         buffers = [opt.state.get(p, {}).get("momentum_buffer") for p in net.weights()]
-        # 1. alpha through the unrolled step (on the train batch for the virtual step and the HVP)
         (d_alpha,), v_loss, v_logits = unrolled_alpha_grad(
             net, names, [net.alpha], loss_on(net, run.criterion, *base), loss_on(net, run.criterion, *arch),
             lr=group["lr"], momentum=group["momentum"], weight_decay=group["weight_decay"],
             momentum_buffers=buffers, r=self.config.unroll_r)
-        net.alpha.grad = d_alpha  # replaces whatever the previous weight step accumulated into alpha
+        net.alpha.grad = d_alpha  # replaces whatever a weight step accumulated into alpha
         run.a_optimizer.step()
         run.meter("arch").update(v_loss, v_logits, arch[1])
-        # 2. then the weights
-        run.weight_step(lambda x: run.logits(x, "mixture"), *base)
 
     def valid_logits(self, run: OneShotRun, x: torch.Tensor, arch: Arch) -> torch.Tensor:
         return run.logits(x, "mixture")

@@ -12,10 +12,12 @@ Algorithm (PROTOCOLS.md section 2, ENAS; NATS-Bench version), with the cosine we
         # 2. the controller, REINFORCE: 50 steps x 20 aggregated samples, one reward batch each
         for each of the 50 x 20 samples, with the next batch of the reward stream:
             a, log p(a), H(a) ~ controller
-            reward  = top-1 of supernet_path_a on the batch (a fraction) + 1e-4 * H(a)
-            b       = b - (1 - 0.99) * (b - reward)            (b starts as the first reward)
+            acc     = top-1 of supernet_path_a on the batch (a fraction);  reward = acc + 1e-4 * H(a)
+            b       = B - (1 - 0.99) * (B - reward)            (B: the baseline carried in, frozen all epoch;
+                                                                first epoch: b = acc, the advantage is 1e-4 * H(a))
             loss   += -log p(a) * (reward - b) / 20
             every 20 samples: clip the controller's grad norm to 5, Adam step, zero the grads
+        B = the last sample's b (NB201) or the mean of the epoch's b (NATS)
         cell[epoch] = the best of ``epoch_candidates`` controller samples (NB201 10, NATS 100), one batch each
     result = the best of ``candidates`` (100, ``--controller_num_samples``) controller samples, one batch each
 
@@ -25,10 +27,12 @@ stream of the same loader. Controller: `supernet.controller.Controller` (2-layer
 temperature 5); its Adam uses the config's ``arch_*`` fields (NB201: lr 1e-3, betas (0, 0.999), eps 1e-3; NATS:
 lr 1e-3, betas (0.5, 0.999), eps 1e-3, weight decay 0).
 
-Baseline (``baseline_update``): ``'sample'`` is PROTOCOLS.md's reading, an EMA updated with every sample and started
-at the first reward. The scripts differ: within an epoch every sample's baseline is one EMA step from the
-epoch-start value (in the first epoch it is the sample's own accuracy), and the next epoch starts from the last
-sample's baseline (NB201, ``'nb201-script'``) or the epoch's mean baseline (NATS, ``'nats-script'``).
+Baseline (``baseline_update``), each era's script: bb2f405's ``ENAS.py`` hands the baseline to ``train_controller``
+inside a read-only namedtuple (``dict2config``), so within an epoch every sample's baseline is one EMA step from the
+epoch-start value (in the first epoch, ``baseline is None``, it is the sample's own accuracy), and the next epoch
+starts from the last sample's baseline (``'nb201-script'``, the nb201 preset). NATS' ``search-cell.py`` does the same
+within an epoch and carries the epoch's mean baseline (``'nats-script'``, the nats preset). ``'sample'`` is the
+textbook reading, an EMA updated with every sample and started at the first reward, which neither script ran.
 
 The per-epoch ``valid_acc`` of the trace is the chosen cell on the shared valid loader (test transform); NB201's
 script evaluates it with the training transform swapped in, a logged number only.
@@ -69,7 +73,9 @@ class EnasConfig(OneShotConfig):
     controller_aggregate: int = 20
     entropy_weight: float = 1e-4
     baseline_decay: float = 0.99
-    baseline_update: BaselineUpdate = "sample"
+    #: 'nb201-script' (frozen per epoch, the last sample's carried), 'nats-script' (the epoch's mean carried) or
+    #: 'sample' (an EMA over every sample; neither script's).
+    baseline_update: BaselineUpdate = "nb201-script"
     controller_grad_clip: float = 5.0
     # --- data and selection ------------------------------------------------------------------------------------
     #: Shared-CNN batches: 'train' (the weight split alone, NB201) or 'search' (the search loader's pairs, NATS).
@@ -138,9 +144,9 @@ class Enas(OneShotSearcher):
     uses_alpha: ClassVar[bool] = False
     PRESETS: ClassVar[dict[str, EnasConfig]] = {
         "nb201": EnasConfig(**protocol_settings("enas", "nb201"), weight_data="train", reward_data="controller",
-                            epoch_candidates=10, arch_batch_forward=False),
+                            epoch_candidates=10, arch_batch_forward=False, baseline_update="nb201-script"),
         "nats": EnasConfig(**protocol_settings("enas", "nats"), weight_data="search", reward_data="valid",
-                           epoch_candidates=100, arch_batch_forward=True),
+                           epoch_candidates=100, arch_batch_forward=True, baseline_update="nats-script"),
     }
 
     config: EnasConfig

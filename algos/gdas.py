@@ -69,7 +69,9 @@ class Gdas(OneShotSearcher):
         run.arch_step(lambda x: run.logits(x, mode), *arch)
 
     def valid_logits(self, run: OneShotRun, x: torch.Tensor, arch: Arch) -> torch.Tensor:
-        # the scripts' valid_func runs the supernet as searched: a fresh Gumbel draw per batch
+        # NB201's GDAS script has no valid_func: what it logs as "evaluate" is its search loop's architecture-batch
+        # meter (our arch_loss / arch_acc). The trace's valid_acc is this harness's own logged figure, which decides
+        # nothing: the supernet as searched, a fresh Gumbel draw per batch
         return run.logits(x, self.config.forward)
 
 

@@ -26,8 +26,10 @@ from search_space import NUM_EDGES, NUM_OPS
 
 @dataclass(frozen=True)
 class Config(QueryProtocol):
-    #: Adam learning rate: docs 0.5 for NB201 (its sweep: 0.01, 0.02, 0.1, 0.2, 0.5); 0.01 in NATS-Bench.
-    learning_rate: float = 0.5
+    #: Adam learning rate. NB201: 0.1, inferred from the published Table 5 (the scripts take the rate as an argument;
+    #: of the paper's sweep 0.01, 0.02, 0.1, 0.2, 0.5 only 0.1 reproduces the table; the docs' command line passes
+    #: 0.5: ``learning_rate=0.5``). NATS-Bench: 0.01.
+    learning_rate: float = 0.1
     #: Momentum of the bias-corrected moving-average baseline.
     ema_momentum: float = 0.9
     #: Logits start as ``init_std * randn``.
@@ -127,7 +129,8 @@ class Reinforce(Searcher):
     name = "reinforce"
     kind = "query"
     Config = Config
-    PRESETS = presets(Config, nats={"learning_rate": 0.01})
+    # nb201's 0.1 is read off the published Table 5, not the docs' 0.5 (see Config.learning_rate)
+    PRESETS = presets(Config, nb201={"learning_rate": 0.1}, nats={"learning_rate": 0.01})
 
     def search(self, ctx: SearchContext) -> SearchResult:
         cfg: Config = self.config

@@ -35,7 +35,7 @@ def measure(mode: str, threads: int, channels_last: bool, args: argparse.Namespa
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    net = Supernet(SupernetConfig.nb201(args.num_classes, True, C=args.C, N=args.N))
+    net = Supernet(SupernetConfig(num_classes=args.num_classes, C=args.C, N=args.N))  # the nb201 supernet, BN=1
     net.channels_last = channels_last
     net.train()
     x = torch.randn(args.batch, 3, args.size, args.size)

@@ -3,7 +3,8 @@
 For searcher authors::
 
     from supernet import Supernet, SupernetConfig
-    cfg = SupernetConfig.nb201(num_classes=10, track_running_stats=True)   # or SupernetConfig.nats(10)
+    cfg = SupernetConfig(num_classes=10)     # the nb201 supernet with BN=1; a search builds its own from its
+                                             #   Config (supernet.search.supernet_config)
     net = Supernet(cfg)                      # alpha: nn.Parameter (6, 5), init 1e-3 * randn (global torch RNG)
     w_opt = SGD(net.weights(), ...)          # every weight except alpha
     a_opt = Adam(net.arch_parameters(), ...) # [alpha]
@@ -15,11 +16,9 @@ For searcher authors::
     net.set_arch(other_arch)                 #   change it for the next step without leaving the mode
     net.set_mode("fixed", arch)              # evaluate one Arch (SETN / RANDOM / ENAS candidate scoring);
                                              #   computes exactly what "path" does, the name says the intent
-    net.set_sample(sample)                   # optional: make gdas forwards reuse one GumbelSample (None: draw again)
     logits = net(images)                     # (batch, num_classes); the mode stays until set_mode again
 
     net.genotype()                           # Arch: argmax of alpha per edge, none included
-    net.arch_log_probs()                     # (15625,) log-prob of each cell under softmax(alpha), official order
     net.extract(arch)                        # stand-alone Network with copies of the supernet's weights of arch
 
 Samples: `search_space.Arch.sample(rng)` (uniform, NB201), `urs_arch(rng)` (NATS urs, one per cell),
@@ -33,9 +32,11 @@ contiguous layout; set False to switch off). ``none`` is never executed in 'mixt
 gradient), which changes no value. torch.compile is not used: compiling the mixture supernet did not finish in
 8 minutes on the 2-core CPU, and 'path' would recompile per architecture.
 
-BN flags: `SupernetConfig.nb201(num_classes, track_running_stats)` (cell ops affine=False; stem, stage blocks and
-head BN at PyTorch defaults) and `SupernetConfig.nats(num_classes, affine=False, track_running_stats=False)` (the
-head BN follows the flags too). The config is a frozen dataclass: print it, or `.replace(C=8, N=1)` for toy sizes.
+BN flags and conv bias: the defaults are the NB201 per-algorithm supernets (cell ops affine=False, tracking = the
+"BN" argument; stem, stage blocks and head BN at PyTorch defaults; cell convs without bias, as the ICLR-era code);
+NATS' generic supernet is ``track_running_stats=False, head_bn_follows_flags=True, conv_bias='if-not-affine'`` (the
+head BN follows the flags, the cell convs carry a bias when their BN is not affine). The config is a frozen
+dataclass: print it, or `.replace(C=8, N=1)` for toy sizes.
 
 Stand-alone networks (the benchmark's ``infer.tiny``): `build_network(arch, num_classes, C=16, N=5)`,
 `network_from_config({'name': 'infer.tiny', 'C': 16, 'N': 5, 'arch_str': ..., 'num_classes': 10})`.

@@ -15,7 +15,10 @@ Forward modes (all produce the same tensor shape):
 - `forward_path`: one architecture, each edge runs only its op (SETN weight step, RANDOM-NAS, ENAS, evaluation).
 
 ``none`` is never executed in the mixture and path modes: its output is exactly zero and so is its gradient, so
-leaving it out changes neither values nor gradients (a node whose edges are all ``none`` is a zero tensor).
+leaving it out changes neither values nor gradients (a node whose edges are all ``none`` is a zero tensor). One
+bookkeeping difference remains: an op whose node only ``none`` edges read gets no gradient here, where the original
+(which multiplies by 0) gives it a zero one; the optimizer then starts its weight decay and momentum at its first
+real gradient instead, which only matters in a run's first steps (tests/test_xautodl_reference.py).
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ ALL_CANDIDATES: tuple[tuple[int, ...], ...] = (tuple(range(NUM_OPS)),) * NUM_EDG
 
 
 class Cell(nn.Module):
-    """A cell of ``c`` channels (stride 1) whose edge ``e`` holds the ops ``candidates[e]`` (op ids)."""
+    """A cell of ``c`` channels (stride 1) whose edge ``e`` holds the ops ``candidates[e]`` (op ids); ``bias``: its
+    convs carry one (see `supernet.ops`)."""
 
     def __init__(self, c: int, candidates: Sequence[Sequence[int | str]] | Arch = ALL_CANDIDATES,
-                 affine: bool = False, track_running_stats: bool = True) -> None:
+                 affine: bool = False, track_running_stats: bool = True, bias: bool = False) -> None:
         super().__init__()
         if isinstance(candidates, Arch):
             candidates = tuple((o,) for o in candidates.ops)
@@ -55,7 +59,8 @@ class Cell(nn.Module):
         #: The architecture of a stand-alone cell (one op per edge), else None.
         self.arch: Arch | None = Arch(tuple(ops[0] for ops in cands)) if all(len(ops) == 1 for ops in cands) else None
         self.edges = nn.ModuleList(
-            nn.ModuleDict({OPS[o]: make_op(o, c, c, 1, affine, track_running_stats) for o in ops}) for ops in cands
+            nn.ModuleDict({OPS[o]: make_op(o, c, c, 1, affine, track_running_stats, bias) for o in ops})
+            for ops in cands
         )
 
     def extra_repr(self) -> str:

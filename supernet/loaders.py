@@ -307,7 +307,8 @@ def search_loaders(dataset: str, data_dir: str | Path | None = None, splits_dir:
     """Read ``dataset`` and build its search loaders (see the module docstring for what each one is).
 
     ``data_dir``: where the data lives ($TORCH_HOME by default; for ``cifar10-jpeg`` the zip or its folder; unused
-    by ``smoke``). ``splits_dir``: folder with the official split JSON files; None = a seeded split (recorded).
+    by ``smoke``). ``splits_dir``: None = the official lists shipped with the project, a folder = the official JSON
+    files there, ``'seeded'`` = a seeded split (recorded); see `supernet.splits.dataset_split`.
     ``test_batch_size`` defaults to ``batch_size``. ``seed`` drives batch order and augmentation; ``split_seed``
     the seeded split and ``subset``, so all search seeds share one split. ``subset`` caps each side's size (CPU runs).
     """

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
-import numpy as np
 import torch
 from torch import nn
 
-from search_space import NUM_EDGES, NUM_NODES, NUM_OPS, Arch, ops_matrix
+from search_space import NUM_EDGES, NUM_NODES, NUM_OPS, Arch
 from supernet.cell import ALL_CANDIDATES, Cell
 from supernet.ops import ResNetBasicBlock
 from supernet.sampling import GumbelSample, gumbel_hard
@@ -26,13 +25,18 @@ MODES: tuple[str, ...] = ("mixture", "joint", "gdas", "gdas_v1", "path", "fixed"
 _ARCH_MODES = ("path", "fixed")
 
 
+#: Whether the cell convs carry a bias: 'never' (ICLR-era code, bb2f405) or 'if-not-affine' (NATS-era code, b9a5d28).
+CONV_BIAS: tuple[str, ...] = ("never", "if-not-affine")
+
+
 @dataclass(frozen=True, kw_only=True)
 class SupernetConfig:
-    """Shape and BatchNorm flags of a supernet (or of a stand-alone network).
+    """Shape, BatchNorm flags and conv-bias rule of a supernet (or of a stand-alone network).
 
-    ``affine`` / ``track_running_stats`` apply to the ops inside the cells (a non-affine BN makes the conv before it
-    carry a bias). The stem BN and the stage-transition blocks always keep PyTorch defaults; the head BN does too
-    unless ``head_bn_follows_flags`` (the NATS generic supernet).
+    ``affine`` / ``track_running_stats`` apply to the ops inside the cells; ``conv_bias`` says whether their convs
+    carry a bias ('never', the ICLR-era code; 'if-not-affine', the NATS-era code). The stem BN and the
+    stage-transition blocks always keep PyTorch defaults; the head BN does too unless ``head_bn_follows_flags`` (the
+    NATS generic supernet). The defaults are the NB201 per-algorithm supernets with BN=1.
     """
 
     num_classes: int
@@ -42,6 +46,7 @@ class SupernetConfig:
     affine: bool = False
     track_running_stats: bool = True
     head_bn_follows_flags: bool = False
+    conv_bias: Literal["never", "if-not-affine"] = "never"
     #: Candidate op ids of each edge; all five everywhere in the NAS-Bench-201 space.
     candidates: tuple[tuple[int, ...], ...] = field(default=ALL_CANDIDATES)
 
@@ -56,19 +61,13 @@ class SupernetConfig:
         for name in ("affine", "track_running_stats", "head_bn_follows_flags"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"SupernetConfig.{name} must be True or False, got {getattr(self, name)!r}")
+        if self.conv_bias not in CONV_BIAS:
+            raise ValueError(f"SupernetConfig.conv_bias {self.conv_bias!r} is unknown; valid: {', '.join(CONV_BIAS)}")
 
-    @classmethod
-    def nb201(cls, num_classes: int, track_running_stats: bool, **overrides: Any) -> SupernetConfig:
-        """The NB201-algos per-algorithm supernets: cell ops affine=False, ``track_running_stats`` = the "BN" arg."""
-        return cls(num_classes=num_classes, affine=False, track_running_stats=track_running_stats,
-                   head_bn_follows_flags=False, **overrides)
-
-    @classmethod
-    def nats(cls, num_classes: int, affine: bool = False, track_running_stats: bool = False,
-             **overrides: Any) -> SupernetConfig:
-        """The NATS generic supernet: head BN follows the flags; ``--affine`` and ``--track_running_stats`` are 0."""
-        return cls(num_classes=num_classes, affine=affine, track_running_stats=track_running_stats,
-                   head_bn_follows_flags=True, **overrides)
+    @property
+    def cell_conv_bias(self) -> bool:
+        """Whether the convs inside the cells carry a bias under this config's rule and BN flags."""
+        return self.conv_bias == "if-not-affine" and not self.affine
 
     @classmethod
     def standalone(cls, num_classes: int, C: int = 16, N: int = 5) -> SupernetConfig:
@@ -102,7 +101,7 @@ class _Skeleton(nn.Module):
             if reduction:
                 layers.append(ResNetBasicBlock(c_prev, c, 2))
             else:
-                layers.append(Cell(c, candidates, config.affine, config.track_running_stats))
+                layers.append(Cell(c, candidates, config.affine, config.track_running_stats, config.cell_conv_bias))
             c_prev = c
         self.cells = nn.ModuleList(layers)
         head_flags = ({"affine": config.affine, "track_running_stats": config.track_running_stats}
@@ -168,14 +167,12 @@ class Supernet(_Skeleton):
         self.generator: torch.Generator | None = None
         #: The GDAS draw of the latest 'gdas'/'gdas_v1' forward.
         self.last_sample: GumbelSample | None = None
-        self._pinned_sample: GumbelSample | None = None
         self._archs: tuple[Arch, ...] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # The last GDAS draw holds graph tensors, which deepcopy/pickle refuse; a copy starts without one.
         state = self.__dict__.copy()
         state["last_sample"] = None
-        state["_pinned_sample"] = None
         return state
 
     # --- parameter groups -------------------------------------------------------------------------
@@ -211,16 +208,6 @@ class Supernet(_Skeleton):
             raise ValueError(f"set_arch needs mode 'path' or 'fixed', the supernet is in {self.mode!r}")
         self._archs = self._check_archs(arch)
 
-    def set_sample(self, sample: GumbelSample | None) -> None:
-        """Make 'gdas'/'gdas_v1' forwards use this draw instead of drawing their own, until ``None`` is set.
-
-        Each backward through a reused draw needs ``retain_graph=True`` on all but the last one.
-        """
-        if sample is not None and (tuple(sample.hardwts.shape) != (NUM_EDGES, NUM_OPS) or len(sample.index) != NUM_EDGES):
-            raise ValueError(f"a GumbelSample for this supernet has hardwts ({NUM_EDGES}, {NUM_OPS}) and "
-                             f"{NUM_EDGES} indices, got {tuple(sample.hardwts.shape)} and {len(sample.index)}")
-        self._pinned_sample = sample
-
     def set_tau(self, tau: float) -> None:
         if not tau > 0:
             raise ValueError(f"the Gumbel-softmax temperature tau must be > 0, got {tau!r}")
@@ -247,7 +234,7 @@ class Supernet(_Skeleton):
             weights = self.alpha.softmax(dim=-1)
             return self._run(x, lambda _k, cell, f: cell.forward_mixture(f, weights))
         if mode in ("gdas", "gdas_v1"):
-            sample = self._pinned_sample or gumbel_hard(self.alpha, self.tau, self.generator)
+            sample = gumbel_hard(self.alpha, self.tau, self.generator)
             self.last_sample = sample
             hardwts, index = sample.hardwts, sample.index
             if mode == "gdas":
@@ -265,19 +252,6 @@ class Supernet(_Skeleton):
         """The argmax of alpha on every edge (``none`` included), as the original derives it."""
         with torch.no_grad():
             return Arch(tuple(int(i) for i in self.alpha.argmax(dim=-1).tolist()))
-
-    def arch_probs(self) -> torch.Tensor:
-        """softmax(alpha), detached (6 x 5)."""
-        with torch.no_grad():
-            return self.alpha.softmax(dim=-1).clone()
-
-    def arch_log_probs(self, ops: np.ndarray | None = None) -> np.ndarray:
-        """Log-probability under softmax(alpha) of each cell (rows of ``ops``; default all 15,625 in official
-        index order), as SETN ranks its candidates."""
-        rows = ops_matrix() if ops is None else np.asarray(ops)
-        with torch.no_grad():
-            logp = self.alpha.log_softmax(dim=-1).double().cpu().numpy()
-        return logp[np.arange(NUM_EDGES), rows.astype(np.int64)].sum(axis=-1)
 
     def extract(self, arch: Arch) -> Network:
         """A stand-alone network of ``arch`` (same config) holding copies of this supernet's weights of its ops."""

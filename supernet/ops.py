@@ -1,8 +1,13 @@
 """The NAS-Bench-201 candidate operations and the stride-2 residual block between stages.
 
-Behaviour follows PROTOCOLS.md 1.1: a conv op is ReLU -> Conv -> BN whose conv carries a bias only when the BN has
-no affine parameters; average pooling gets a 1x1 pre-projection only when the channel count changes; ``none``
-multiplies its input by zero. `make_op` builds an op from its name or its id in `search_space.OPS`.
+Behaviour follows PROTOCOLS.md 1.1: a conv op is ReLU -> Conv -> BN; average pooling gets a 1x1 pre-projection only
+when the channel count changes; ``none`` multiplies its input by zero. `make_op` builds an op from its name or its id
+in `search_space.OPS`.
+
+Whether a cell conv carries a bias is the era's choice, made by the caller (``bias``): the ICLR-era code (bb2f405)
+never gives it one; the NATS-era code (from b9a5d28) gives it one when the BN after it is not affine
+(`supernet.network.SupernetConfig.conv_bias`). The benchmark's stand-alone networks have affine BNs, so no bias in
+either era.
 """
 
 from __future__ import annotations
@@ -14,13 +19,13 @@ from search_space import OPS
 
 
 class ReLUConvBN(nn.Sequential):
-    """ReLU -> Conv -> BN; the conv bias stands in for the BN shift when the BN is not affine."""
+    """ReLU -> Conv -> BN; ``bias``: the conv carries one (NATS-era code, standing in for a non-affine BN's shift)."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, affine: bool,
-                 track_running_stats: bool) -> None:
+                 track_running_stats: bool, bias: bool = False) -> None:
         super().__init__(
             nn.ReLU(inplace=False),  # the input node feeds several edges: never overwrite it
-            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=not affine),
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=bias),
             nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track_running_stats),
         )
 
@@ -28,10 +33,11 @@ class ReLUConvBN(nn.Sequential):
 class Pooling(nn.Module):
     """3x3 average pooling (padding excluded from the average), projected by 1x1 ReLUConvBN only if channels change."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int, affine: bool, track_running_stats: bool) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int, affine: bool, track_running_stats: bool,
+                 bias: bool = False) -> None:
         super().__init__()
         self.preprocess = (None if c_in == c_out
-                           else ReLUConvBN(c_in, c_out, 1, 1, 0, affine, track_running_stats))
+                           else ReLUConvBN(c_in, c_out, 1, 1, 0, affine, track_running_stats, bias))
         self.pool = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -79,8 +85,8 @@ def op_id(op: int | str) -> int:
 
 
 def make_op(op: int | str, c_in: int, c_out: int, stride: int, affine: bool,
-            track_running_stats: bool) -> nn.Module:
-    """Build one candidate operation of the NAS-Bench-201 space."""
+            track_running_stats: bool, bias: bool = False) -> nn.Module:
+    """Build one candidate operation of the NAS-Bench-201 space (``bias``: its convs carry one)."""
     name = OPS[op_id(op)]
     if name == "none":
         return Zero(c_in, c_out, stride)
@@ -90,17 +96,17 @@ def make_op(op: int | str, c_in: int, c_out: int, stride: int, affine: bool,
                              f"c_in={c_in}, c_out={c_out} (a reduction skip is not part of this space)")
         return Identity()
     if name == "nor_conv_1x1":
-        return ReLUConvBN(c_in, c_out, 1, stride, 0, affine, track_running_stats)
+        return ReLUConvBN(c_in, c_out, 1, stride, 0, affine, track_running_stats, bias)
     if name == "nor_conv_3x3":
-        return ReLUConvBN(c_in, c_out, 3, stride, 1, affine, track_running_stats)
-    return Pooling(c_in, c_out, stride, affine, track_running_stats)
+        return ReLUConvBN(c_in, c_out, 3, stride, 1, affine, track_running_stats, bias)
+    return Pooling(c_in, c_out, stride, affine, track_running_stats, bias)
 
 
 class ResNetBasicBlock(nn.Module):
     """The stage transition: two 3x3 ReLUConvBN (the first with the stride) plus a shortcut.
 
     The shortcut of a stride-2 block is 2x2 average pooling then a bias-free 1x1 conv; the supernets keep this block's
-    BN at PyTorch defaults (affine, tracking), as the protocol says.
+    BN at PyTorch defaults (affine, tracking), as the protocol says, so its convs have no bias in either era.
     """
 
     def __init__(self, c_in: int, c_out: int, stride: int = 2, affine: bool = True,

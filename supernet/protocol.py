@@ -9,6 +9,9 @@ PROTOCOLS.md section 2 is the source of every number here. Two protocols:
   script reads the 100-epoch runs, so it is ambiguous whether the paper used 100 or 200 epochs; the preset keeps the
   config file's 100 and a user who wants the other reading overrides ``epochs=200``.
 
+Conv bias (``conv_bias``): the ICLR-era cell convs never have one (``nb201``: 'never'); the NATS-era code gives them
+one when the BN is not affine (``nats``: 'if-not-affine').
+
 BN (``track_running_stats``, the scripts' "BN" argument, recorded as ``bn`` with every result): the ``nb201`` preset
 uses 1 as the docs' examples do (the script headers use 0; ``track_running_stats=0`` is the other reading, and it
 changes results a lot, issue #70); ``nats`` uses 0, its default.
@@ -73,6 +76,9 @@ class OneShotConfig:
     track_running_stats: bool = True
     #: Affine BN inside the cells (NB201 scripts: always False; NATS: ``--affine``, default 0).
     affine: bool = False
+    #: Whether the cell convs carry a bias: 'never' (ICLR-era code, bb2f405) or 'if-not-affine' (NATS-era code,
+    #: from b9a5d28). With BN=1 a bias shifts eval-mode outputs until the running means absorb it.
+    conv_bias: Literal["never", "if-not-affine"] = "never"
     # --- selection -------------------------------------------------------------------------------------------
     #: Candidates scored at selection (SETN top-k by probability, RANDOM-NAS and ENAS random/controller samples).
     candidates: int = 100
@@ -96,6 +102,7 @@ class OneShotConfig:
         _require("grad_clip", self.grad_clip, "None or a number > 0", lambda v: v is None or (_is_num(v) and v > 0))
         _require("arch_betas", self.arch_betas, "two numbers in [0, 1)",
                  lambda v: len(v) == 2 and all(_is_num(b) and 0 <= b < 1 for b in v))
+        _require("conv_bias", self.conv_bias, "never, if-not-affine", lambda v: v in ("never", "if-not-affine"))
 
     @property
     def cosine_t_max(self) -> int:
@@ -132,7 +139,7 @@ def cosine_lr(epoch: int, base_lr: float, eta_min: float, t_max: int) -> float:
 # --- the tables of PROTOCOLS.md section 2 -------------------------------------------------------------------
 _NB201_COMMON: dict[str, Any] = dict(protocol="nb201", lr=0.025, eta_min=0.001, weight_decay=5e-4, grad_clip=5.0,
                                      arch_lr=3e-4, arch_betas=(0.5, 0.999), arch_weight_decay=1e-3, arch_eps=1e-8,
-                                     channels=16, cells=5, max_nodes=4, affine=False,
+                                     channels=16, cells=5, max_nodes=4, affine=False, conv_bias="never",
                                      # the docs' examples pass BN=1 (the script headers use 0): BN=0 is an override
                                      track_running_stats=True, candidates=100)
 _NB201: dict[str, dict[str, Any]] = {
@@ -149,7 +156,8 @@ _NB201: dict[str, dict[str, Any]] = {
 _NATS_COMMON: dict[str, Any] = dict(protocol="nats", epochs=100, batch_size=64, test_batch_size=512, lr=0.025,
                                     eta_min=0.001, weight_decay=5e-4, grad_clip=None, arch_lr=3e-4,
                                     arch_betas=(0.5, 0.999), arch_weight_decay=1e-3, arch_eps=1e-8, channels=16,
-                                    cells=5, max_nodes=4, affine=False, track_running_stats=False, candidates=100)
+                                    cells=5, max_nodes=4, affine=False, conv_bias="if-not-affine",
+                                    track_running_stats=False, candidates=100)
 _NATS: dict[str, dict[str, Any]] = {name: {} for name in ALGORITHMS}
 _NATS["enas"] = dict(arch_lr=1e-3, arch_weight_decay=0.0, arch_eps=1e-3)
 

@@ -184,17 +184,20 @@ class OneShotRun:
 
     # --- the two updates -------------------------------------------------------------------------------------
     def weight_step(self, logits_fn: LogitsFn, x: torch.Tensor, y: torch.Tensor, meter: str = "train") -> torch.Tensor:
-        """One SGD step of the supernet weights on (x, y), the weight grad norm clipped to ``config.grad_clip``.
+        """One SGD step of the supernet weights on (x, y), the grad norm clipped to ``config.grad_clip``.
 
         Grads are zeroed, not dropped: as in the original (PyTorch 1.x ``zero_grad``), the weights of ops a sampled
-        path or a GDAS draw did not run still get weight decay and momentum once they have had a gradient."""
+        path or a GDAS draw did not run still get weight decay and momentum once they have had a gradient. The clip
+        runs over every parameter holding a gradient, alpha's included, as the NB201 scripts'
+        ``clip_grad_norm_(network.parameters(), 5)``: alpha's gradient (the last alpha step's plus this step's) counts
+        in the norm though only the weights step."""
         self.network.train()
         self.w_optimizer.zero_grad(set_to_none=False)
         logits = logits_fn(x)
         loss = self.criterion(logits, y)
         loss.backward()
         if self.config.grad_clip is not None:
-            nn.utils.clip_grad_norm_(self.weights(), self.config.grad_clip)
+            nn.utils.clip_grad_norm_(self.network.parameters(), self.config.grad_clip)
         self.w_optimizer.step()
         self.meter(meter).update(loss, logits, y)
         return loss.detach()
@@ -441,10 +444,11 @@ def load_search_data(cfg: OneShotConfig, ctx: SearchContext, device: torch.devic
 
 
 def supernet_config(cfg: OneShotConfig, num_classes: int) -> SupernetConfig:
-    """The supernet of a protocol: NB201's per-algorithm nets keep the head BN default, NATS' follows the flags."""
+    """The supernet of a protocol: NB201's per-algorithm nets keep the head BN default, NATS' follows the flags; the
+    cell convs' bias follows ``cfg.conv_bias``."""
     return SupernetConfig(num_classes=num_classes, C=cfg.channels, N=cfg.cells, max_nodes=cfg.max_nodes,
                           affine=cfg.affine, track_running_stats=cfg.track_running_stats,
-                          head_bn_follows_flags=cfg.protocol == "nats")
+                          head_bn_follows_flags=cfg.protocol == "nats", conv_bias=cfg.conv_bias)
 
 
 def benchmark_figures(ctx: SearchContext, arch: Arch) -> dict[str, float | None]:

@@ -1,16 +1,18 @@
-"""The search splits: the official NAS-Bench-201 index lists when the user points to them, else seeded ones.
+"""The search splits: the official NAS-Bench-201 index lists by default, seeded ones only when asked for.
 
-Official files (``splits_dir``, e.g. a copy of NAS-Bench-201's ``configs/nas-benchmark`` lists as JSON):
+The official lists ship with the project (`SHIPPED`, ``supernet/official_splits/*.npz``; provenance in its README):
 
-- ``cifar10-valid.json``: ``train`` / ``valid``, 25,000 indices each into the CIFAR-10 training set;
-- ``cifar100-test.json``: ``xvalid`` / ``xtest``, 5,000 each into the CIFAR-100 test set;
-- ``ImageNet16-120-test.json``: ``xvalid`` / ``xtest``, 3,000 each into the ImageNet16-120 validation set.
+- ``cifar10-valid``: ``train`` / ``valid``, 25,000 indices each into the CIFAR-10 training set;
+- ``cifar100-test``: ``xvalid`` / ``xtest``, 5,000 each into the CIFAR-100 test set;
+- ``ImageNet16-120-test``: ``xvalid`` / ``xtest``, 3,000 each into the ImageNet16-120 validation set.
 
-Without a ``splits_dir`` a seeded split of the same sizes is made, and the `Split` says ``source='seeded'`` so every
-result can say so. A ``splits_dir`` that lacks the file is an error, never a silent fallback. The JPEG and smoke sets
-have no official split (indices of the official lists do not map onto them): theirs is always seeded.
-The split seed is separate from the search seed: by default every search sees the same split, as with the official
-files.
+`dataset_split`'s ``splits_dir`` (the runner option ``splits_dir``, ``SPLITS=`` of the Makefile) picks the source:
+None (the default) = the shipped lists; a folder = the same lists as JSON files there (``cifar10-valid.json`` ...,
+e.g. a copy of NAS-Bench-201's ``configs/nas-benchmark`` lists); ``'seeded'`` (`SEEDED`) = a seeded split of the same
+sizes, which the `Split` records as ``source='seeded'`` with its seed, so every result says so. A folder that lacks
+the file is an error, never a silent fallback. The JPEG and smoke sets have no official split (indices of the
+official lists do not map onto them): theirs is always seeded. The split seed is separate from the search seed, so
+every search sees the same seeded split, as with the official lists.
 """
 
 from __future__ import annotations
@@ -26,12 +28,17 @@ from supernet.datasets import dataset_name
 
 #: The default seed of seeded splits (fixed, so all searches share one split).
 SPLIT_SEED = 0
+#: The ``splits_dir`` value that asks for a seeded split instead of the official lists.
+SEEDED = "seeded"
+#: The folder of the official lists shipped with the project.
+SHIPPED = Path(__file__).resolve().with_name("official_splits")
 
 
 @dataclass(frozen=True)
 class SplitFile:
     """Where a dataset's official split lives and what it halves."""
 
+    #: The JSON file's name in a user's folder; the shipped copy is the same name with ``.npz``.
     file: str
     #: Part names in the file, in order.
     parts: tuple[str, ...]
@@ -61,7 +68,7 @@ class Split:
 
     dataset: str
     parts: dict[str, np.ndarray]
-    #: ``official`` (read from ``path``) or ``seeded`` (made with ``seed``).
+    #: ``official`` (read from ``path``: the shipped lists or a user's folder) or ``seeded`` (made with ``seed``).
     source: Literal["official", "seeded"]
     path: str | None = None
     seed: int | None = None
@@ -85,20 +92,30 @@ def split_file(dataset: str) -> SplitFile:
     return OFFICIAL.get(name) or SEEDED_ONLY[name]
 
 
-def read_split(dataset: str, splits_dir: str | Path) -> Split:
-    """The official split of ``dataset`` from ``splits_dir``; checked to be in range and disjoint."""
+def read_split(dataset: str, splits_dir: str | Path | None = None) -> Split:
+    """The official split of ``dataset``: the shipped lists (``splits_dir`` None) or the JSON file in ``splits_dir``;
+    checked to be in range and disjoint."""
     name = dataset_name(dataset)
     if name not in OFFICIAL:
         raise ValueError(f"{name} has no official split (its images are not the official files); official splits "
                          f"exist for: {', '.join(OFFICIAL)}")
     layout = OFFICIAL[name]
-    path = Path(splits_dir).expanduser() / layout.file
-    if not path.is_file():
-        raise FileNotFoundError(f"official split for {name} not found: {path}. Put {layout.file} (JSON with "
-                                f"{' and '.join(map(repr, layout.parts))} index lists) there, or pass "
-                                f"splits_dir=None for a seeded split of sizes {'/'.join(map(str, layout.sizes))}.")
-    with open(path) as fh:
-        raw = json.load(fh)
+    if splits_dir is None:
+        path = SHIPPED / Path(layout.file).with_suffix(".npz").name
+        if not path.is_file():
+            raise FileNotFoundError(f"the shipped official split of {name} is missing: {path} (a broken install; "
+                                    f"reinstall, or pass a folder with {layout.file})")
+        with np.load(path) as archive:
+            raw = {p: archive[p] for p in archive.files}
+    else:
+        path = Path(splits_dir).expanduser() / layout.file
+        if not path.is_file():
+            raise FileNotFoundError(f"official split for {name} not found: {path}. Put {layout.file} (JSON with "
+                                    f"{' and '.join(map(repr, layout.parts))} index lists) there, leave the splits "
+                                    f"folder unset for the shipped official lists, or pass {SEEDED!r} for a seeded "
+                                    f"split of sizes {'/'.join(map(str, layout.sizes))}.")
+        with open(path) as fh:
+            raw = json.load(fh)
     missing = [p for p in layout.parts if p not in raw]
     if missing:
         raise ValueError(f"{path}: missing part(s) {', '.join(missing)}; it has {', '.join(raw)}")
@@ -130,17 +147,19 @@ def seeded_split(dataset: str, seed: int = SPLIT_SEED, total: int | None = None)
 
 def dataset_split(dataset: str, splits_dir: str | Path | None = None, seed: int = SPLIT_SEED,
                   total: int | None = None) -> Split:
-    """Official when ``splits_dir`` is given and the dataset has an official split, else seeded (and marked so).
+    """The official split (shipped, or from the folder ``splits_dir``) of a dataset that has one; a seeded split
+    (marked so) when ``splits_dir`` is ``'seeded'`` or the dataset has no official one.
 
-    ``total``: the size of the part the split indexes, as read; an official split must fit inside it."""
+    ``total``: the size of the part the split indexes, as read; an official split must fit it exactly."""
     name = dataset_name(dataset)
-    if splits_dir is not None and name in OFFICIAL:
-        split = read_split(name, splits_dir)
-        if total is not None and total != OFFICIAL[name].total:
-            raise ValueError(f"{name}: the official split indexes {OFFICIAL[name].total} images but the data read has "
-                             f"{total}; the data files are not the official ones")
-        return split
-    return seeded_split(name, seed, total)
+    if name not in OFFICIAL or str(splits_dir) == SEEDED:
+        return seeded_split(name, seed, total)
+    split = read_split(name, splits_dir)
+    if total is not None and total != OFFICIAL[name].total:
+        raise ValueError(f"{name}: the official split indexes {OFFICIAL[name].total} images but the data read has "
+                         f"{total}; the data files are not the official ones (splits_dir={SEEDED!r}, SPLITS={SEEDED}, "
+                         f"makes a seeded split of the data read)")
+    return split
 
 
 def _check(parts: dict[str, np.ndarray], total: int, where: str) -> None:
@@ -158,5 +177,5 @@ def _check(parts: dict[str, np.ndarray], total: int, where: str) -> None:
         seen |= unique
 
 
-__all__ = ["OFFICIAL", "SEEDED_ONLY", "SPLIT_SEED", "Split", "SplitFile", "dataset_split", "read_split",
-           "seeded_split", "split_file"]
+__all__ = ["OFFICIAL", "SEEDED", "SEEDED_ONLY", "SHIPPED", "SPLIT_SEED", "Split", "SplitFile", "dataset_split",
+           "read_split", "seeded_split", "split_file"]

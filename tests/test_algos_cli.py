@@ -24,6 +24,18 @@ def test_show_resolves_overrides(capsys: pytest.CaptureFixture[str]) -> None:
     assert shown["overrides"] == {"learning_rate": "0.02"}
 
 
+@pytest.mark.parametrize(("algo", "field", "nb201", "nats"), [
+    ("enas", "baseline_update", "nb201-script", "nats-script"),
+    ("darts-v2", "step_order", "alpha-first", "weights-first"),
+    ("reinforce", "learning_rate", 0.1, 0.01),
+    ("gdas", "conv_bias", "never", "if-not-affine"),
+])
+def test_show_prints_each_eras_rule(algo: str, field: str, nb201, nats, capsys: pytest.CaptureFixture[str]) -> None:
+    for protocol, want in (("nb201", nb201), ("nats", nats)):
+        assert main(["show", algo, "--protocol", protocol]) == 0
+        assert json.loads(capsys.readouterr().out)["config"][field] == want
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["show", "darts-v3"], "unknown algorithm 'darts-v3'; valid: rea"),
     (["show", "rea", "--protocol", "iclr"], "unknown protocol 'iclr' for rea; valid: nb201, nats"),

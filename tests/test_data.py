@@ -30,7 +30,7 @@ from supernet.datasets import (
     read_imagenet16,
 )
 from supernet.loaders import BatchPlan, build_search_data, search_loaders
-from supernet.splits import OFFICIAL, dataset_split, read_split, seeded_split
+from supernet.splits import OFFICIAL, SEEDED, SHIPPED, dataset_split, read_split, seeded_split
 from supernet.transforms import AUGMENT
 
 
@@ -65,23 +65,48 @@ def test_official_splits_come_from_the_json_files(splits_dir: Path) -> None:
     assert read_split("ImageNet16-120", splits_dir).sizes() == {"xvalid": 3_000, "xtest": 3_000}
 
 
-def test_seeded_fallback_has_the_official_sizes_and_says_so() -> None:
+def test_the_shipped_official_splits_are_the_default() -> None:
+    """The lists shipped in supernet/official_splits: used without a splits folder, checked whatever the machine."""
     for dataset, layout in OFFICIAL.items():
-        split = dataset_split(dataset, None, seed=5)
+        split = dataset_split(dataset)
+        path = SHIPPED / layout.file.replace(".json", ".npz")
+        assert split.source == "official" and split.path == str(path) and split.seed is None
+        assert tuple(split.sizes().values()) == layout.sizes and tuple(split.parts) == layout.parts
+        first, second = (set(split[p].tolist()) for p in layout.parts)
+        assert not first & second and first | second == set(range(layout.total))
+        assert dataset_split(dataset, total=layout.total).describe() == split.describe()
+    assert dataset_split("cifar10").describe()["split_source"] == "official"
+    assert sum(f.stat().st_size for f in SHIPPED.glob("*.npz")) < 150_000  # small enough to ship
+
+
+def test_the_shipped_splits_equal_the_official_lists_exactly(splits_dir: Path) -> None:
+    for dataset, layout in OFFICIAL.items():
+        raw = json.loads((splits_dir / layout.file).read_text())
+        shipped = dataset_split(dataset)
+        with np.load(SHIPPED / layout.file.replace(".json", ".npz")) as archive:
+            assert archive.files == list(raw)
+            for part in raw:  # every index, in the file's own order
+                assert archive[part].tolist() == raw[part]
+                assert np.array_equal(shipped[part], read_split(dataset, splits_dir)[part])
+
+
+def test_seeded_split_only_when_asked_has_the_official_sizes_and_says_so() -> None:
+    for dataset, layout in OFFICIAL.items():
+        split = dataset_split(dataset, SEEDED, seed=5)
         assert split.source == "seeded" and split.seed == 5 and split.path is None
         assert tuple(split.sizes().values()) == layout.sizes
         parts = [set(split[p].tolist()) for p in layout.parts]
         assert not parts[0] & parts[1] and len(parts[0] | parts[1]) == layout.total
         assert np.array_equal(split[layout.parts[0]], seeded_split(dataset, 5)[layout.parts[0]])
         assert not np.array_equal(split[layout.parts[0]], seeded_split(dataset, 6)[layout.parts[0]])
-    assert dataset_split("cifar10").describe()["split_source"] == "seeded"
+    assert dataset_split("cifar10", SEEDED).describe()["split_source"] == "seeded"
     # stand-ins are always seeded, scaled to the images actually read
     assert seeded_split("cifar10-jpeg", total=10).sizes() == {"train": 5, "valid": 5}
     assert seeded_split("smoke").sizes() == {"train": 750, "valid": 750, "test": 297}
 
 
 def test_split_file_errors_are_clear(tmp_path: Path, splits_dir: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="cifar10-valid.json"):
+    with pytest.raises(FileNotFoundError, match="cifar10-valid.json.*'seeded'"):
         dataset_split("cifar10", tmp_path)  # a splits_dir without the file is not silently replaced
     (tmp_path / "cifar100-test.json").write_text(json.dumps({"xvalid": [0, 1, 2], "xtest": [2, 3]}))
     with pytest.raises(ValueError, match="overlap"):
@@ -89,8 +114,11 @@ def test_split_file_errors_are_clear(tmp_path: Path, splits_dir: Path) -> None:
     (tmp_path / "cifar100-test.json").write_text(json.dumps({"xvalid": [0, 1]}))
     with pytest.raises(ValueError, match="missing part"):
         read_split("cifar100", tmp_path)
-    with pytest.raises(ValueError, match="not the official ones"):
+    with pytest.raises(ValueError, match="not the official ones.*seeded"):
         dataset_split("cifar100", splits_dir, total=500)
+    with pytest.raises(ValueError, match="not the official ones"):
+        dataset_split("cifar100", total=500)  # the shipped lists too
+    assert dataset_split("cifar100", SEEDED, total=500).sizes() == {"xvalid": 250, "xtest": 250}
     with pytest.raises(ValueError, match="no official split"):
         read_split("cifar10-jpeg", splits_dir)
 
@@ -112,6 +140,9 @@ def test_search_loaders_take_their_sides_from_the_official_files(splits_dir: Pat
     assert c10.train.indices.tolist() == sorted(raw["train"]) and c10.valid.indices.tolist() == sorted(raw["valid"])
     assert c10.search.weight_indices.tolist() == sorted(raw["train"]) and len(c10.search) == 98
     assert c10.describe()["split_file"].endswith("cifar10-valid.json")
+    default = search_loaders("cifar10", "unused", batch_size=256, seed=0)  # no splits folder: the shipped lists
+    assert default.split_source == "official" and default.describe()["split_file"].endswith("cifar10-valid.npz")
+    assert default.train.indices.tolist() == sorted(raw["train"]) and len(default.search) == 98
     (xw, yw), (xa, ya) = next(c10.search.epoch(0))
     assert xw.shape == xa.shape == (256, 3, 32, 32) and yw.dtype == ya.dtype == torch.int64
     c100 = search_loaders("cifar100", "unused", splits_dir, batch_size=256, seed=0)
@@ -346,7 +377,7 @@ def test_imagenet16_reader_on_a_fixture(tmp_path: Path) -> None:
     assert np.array_equal(train.images, want_imgs) and np.array_equal(train.labels, want_labels)
     assert len(train) == 5 * 2 + 5 * 3 and train.num_classes == 120 and train.labels.max() == 119
     assert np.array_equal(val.labels, [4, 59, 118]) and val.images.shape == (3, 16, 16, 3)
-    data = search_loaders("ImageNet16-120", tmp_path, None, batch_size=4, seed=0)
+    data = search_loaders("ImageNet16-120", tmp_path, SEEDED, batch_size=4, seed=0)  # 6 toy images: not official
     assert (data.weight_split, data.arch_split, data.split_source) == ("train", "xvalid", "seeded")
     assert data.train.num_samples == 25 and data.valid.num_samples == 1  # the xvalid half of the 3 val images
     (xw, _), (xa, _) = next(data.search.epoch(0))

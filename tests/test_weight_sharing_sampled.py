@@ -3,9 +3,9 @@
 - the presets carry PROTOCOLS.md section 2's numbers; smoke shrinks ENAS' controller loop too;
 - each searcher runs end to end under both protocols and records its selections;
 - the ENAS controller's log-probabilities and entropies equal a by-hand recomputation, and its distributions sum to 1;
-- the REINFORCE baseline follows each of its three rules;
-- SETN's candidates are exactly the top 100 cells by log-probability under softmax(alpha) (brute force), and the pick
-  is the best of them on one batch each; RANDOM-NAS draws 100 random (or 100 distinct) cells and picks the best;
+- the controller's REINFORCE baseline follows each era's script (hand-computed sequences over two epochs);
+- SETN's candidates are exactly the top 100 cells by log-probability under softmax(alpha) (brute force; against
+  xautodl in tests/test_xautodl_reference.py), and the pick is the best of them on one batch each; RANDOM-NAS draws 100 random (or 100 distinct) cells and picks the best;
 - a run killed mid-epoch and started again ends exactly like an uninterrupted run (ENAS and SETN).
 """
 
@@ -31,7 +31,6 @@ from search_space import NUM_ARCHS, NUM_EDGES, NUM_OPS, Arch, product_order
 from supernet.cell import INCOMING
 from supernet.checkpoint import checkpoint_path
 from supernet.controller import Controller
-from supernet.network import Supernet, SupernetConfig
 from supernet.protocol import smoke
 from supernet.search import comparable_rows
 
@@ -73,7 +72,7 @@ def test_presets_follow_the_protocol():
     assert (enas.lstm_size, enas.lstm_layers, enas.tanh_constant, enas.temperature) == (32, 2, 2.5, 5.0)
     assert (enas.controller_steps, enas.controller_aggregate, enas.entropy_weight, enas.baseline_decay,
             enas.controller_grad_clip, enas.epoch_candidates, enas.candidates) == (50, 20, 1e-4, 0.99, 5.0, 10, 100)
-    assert (enas.weight_data, enas.reward_data, enas.baseline_update) == ("train", "controller", "sample")
+    assert (enas.weight_data, enas.reward_data, enas.baseline_update) == ("train", "controller", "nb201-script")
     assert (enas_nats.arch_lr, enas_nats.arch_betas, enas_nats.arch_eps, enas_nats.arch_weight_decay) == (
         1e-3, (0.5, 0.999), 1e-3, 0.0)
     assert (enas_nats.weight_data, enas_nats.reward_data, enas_nats.epoch_candidates, enas_nats.grad_clip) == (
@@ -81,7 +80,8 @@ def test_presets_follow_the_protocol():
 
     small = smoke(enas)
     assert (small.size, small.controller_steps * small.controller_aggregate, small.epoch_candidates) == ("smoke", 4, 3)
-    assert get_searcher("enas").preset("nb201", {"baseline_update": "nats-script"}).baseline_update == "nats-script"
+    assert enas_nats.baseline_update == "nats-script"
+    assert get_searcher("enas").preset("nb201", {"baseline_update": "sample"}).baseline_update == "sample"
     with pytest.raises(ValueError, match="sample, nb201-script, nats-script"):
         get_searcher("enas").preset("nb201", {"baseline_update": "ema"})
     with pytest.raises(ValueError, match="weight_data='search'"):
@@ -106,7 +106,7 @@ def test_searcher_runs_end_to_end_on_smoke_data(name, protocol, default_bench, t
     for r in rows:
         assert Arch.from_str(r["arch"]).index == r["arch_index"]
         assert r["cifar10_valid"] == default_bench.reported(r["arch_index"], "cifar10")["valid"]
-        assert 0 <= r["select_acc"] <= 100 and r["select_acc"] >= r["select_mean_acc"]
+        assert 0 <= r["select_acc"] <= 100 and 0 <= r["select_mean_acc"] <= 100
         assert r["train_loss"] > 0 and 0 <= r["valid_acc"] <= 100
         want = cfg.epoch_candidates if name == "enas" else cfg.candidates
         assert r["select_candidates"] == want and 0 <= r["select_position"] < want
@@ -119,6 +119,13 @@ def test_searcher_runs_end_to_end_on_smoke_data(name, protocol, default_bench, t
     if name == "enas":
         assert all(r["ctl_entropy"] > 0 and r["ctl_grad_norm"] >= 0 for r in rows)
         assert info["controller_baseline"] == rows[-1]["ctl_next_baseline"]
+        # the era's baseline in the loop: epoch 0 uses each sample's accuracy; epoch 1 one step from the carried B
+        # for every sample, so the epoch's mean baseline is 0.99 B + 0.01 mean(reward)
+        assert rows[0]["ctl_baseline"] == pytest.approx(rows[0]["ctl_acc"] / 100)
+        carried = rows[0]["ctl_next_baseline"]
+        assert rows[1]["ctl_baseline"] == pytest.approx(0.99 * carried + 0.01 * rows[1]["ctl_reward"])
+        if protocol == "nats":
+            assert carried == pytest.approx(rows[0]["ctl_baseline"])  # the epoch's mean
     # NATS' architecture-batch pass fills the arch meter of RANDOM-NAS and ENAS; SETN always trains alpha on it
     has_arch = name == "setn" or protocol == "nats"
     assert all((r["arch_loss"] is not None) == has_arch for r in rows)
@@ -178,28 +185,67 @@ def test_controller_sequence_probabilities_sum_to_one():
         ctl(arch=(0, 1, 2))
 
 
-def test_reinforce_baseline_rules():
-    r = [torch.tensor(v) for v in (0.5, 0.7, 0.2)]
-    acc = [torch.tensor(v) for v in (0.4, 0.6, 0.1)]
-    # PROTOCOLS.md: EMA over samples, started at the first reward
-    b = ReinforceBaseline("sample", 0.99, None)
-    got = [float(b.update(x, a)) for x, a in zip(r, acc, strict=True)]
-    want = [0.5, 0.99 * 0.5 + 0.01 * 0.7]
-    want.append(0.99 * want[1] + 0.01 * 0.2)
-    assert got == pytest.approx(want) and b.carry() == pytest.approx(want[-1])
-    # the scripts: first epoch, each sample's own accuracy; later, one EMA step from the epoch-start value
-    b = ReinforceBaseline("nb201-script", 0.99, None)
-    assert [float(b.update(x, a)) for x, a in zip(r, acc, strict=True)] == pytest.approx([0.4, 0.6, 0.1])
-    assert b.carry() == pytest.approx(0.1)
-    b = ReinforceBaseline("nats-script", 0.99, 0.3)
-    got = [float(b.update(x, a)) for x, a in zip(r, acc, strict=True)]
-    assert got == pytest.approx([0.3 - 0.01 * (0.3 - float(x)) for x in r])
-    assert b.carry() == pytest.approx(np.mean(got))
-    # the first sample's advantage is exactly zero (no gradient either) under the protocol's rule
+def _epoch(rule: str, carried: float | None, accs: list[float], entropies: list[float]):
+    """(baseline of each sample, advantage of each sample, the value carried to the next epoch) of one epoch."""
+    b = ReinforceBaseline(rule, 0.99, carried)
+    base, adv = [], []
+    for a, h in zip(accs, entropies, strict=True):
+        reward = torch.tensor(a, dtype=torch.float64) + 1e-4 * torch.tensor(h, dtype=torch.float64)
+        value = b.update(reward, torch.tensor(a, dtype=torch.float64))
+        base.append(float(value))
+        adv.append(float(reward - value))
+    return base, adv, b.carry()
+
+
+# two epochs of made-up one-batch accuracies and entropies: rewards 0.2502, 0.5001, 0.7503 | 0.5001, 0.2501
+ACCS, ENTS = ([0.25, 0.5, 0.75], [0.5, 0.25]), ([2.0, 1.0, 3.0], [1.0, 1.0])
+
+
+def test_enas_nb201_baseline_is_frozen_per_epoch_and_carries_the_last_sample():
+    """bb2f405 ENAS.py: the baseline is read-only inside the epoch (a namedtuple); epoch 0 has none (b = accuracy)."""
+    base, adv, carry = _epoch("nb201-script", None, ACCS[0], ENTS[0])
+    assert base == pytest.approx([0.25, 0.5, 0.75], abs=1e-12)
+    assert adv == pytest.approx([0.0002, 0.0001, 0.0003], abs=1e-12)  # the entropy bonus alone
+    assert carry == pytest.approx(0.75, abs=1e-12)  # the last sample's baseline
+    base, adv, carry = _epoch("nb201-script", carry, ACCS[1], ENTS[1])
+    # 0.75 - 0.01 * (0.75 - 0.5001) and 0.75 - 0.01 * (0.75 - 0.2501): both one step from 0.75, not chained
+    assert base == pytest.approx([0.747501, 0.745001], abs=1e-12)
+    assert adv == pytest.approx([-0.247401, -0.494901], abs=1e-12)
+    assert carry == pytest.approx(0.745001, abs=1e-12)
+
+
+def test_enas_nats_baseline_is_frozen_per_epoch_and_carries_the_epoch_mean():
+    base, adv, carry = _epoch("nats-script", None, ACCS[0], ENTS[0])
+    assert base == pytest.approx([0.25, 0.5, 0.75], abs=1e-12)
+    assert adv == pytest.approx([0.0002, 0.0001, 0.0003], abs=1e-12)
+    assert carry == pytest.approx(0.5, abs=1e-12)  # the mean of the epoch's baselines
+    base, adv, carry = _epoch("nats-script", carry, ACCS[1], ENTS[1])
+    assert base == pytest.approx([0.500001, 0.497501], abs=1e-12)  # 0.5 - 0.01 * (0.5 - r)
+    assert adv == pytest.approx([0.000099, -0.247401], abs=1e-12)
+    assert carry == pytest.approx(0.498751, abs=1e-12)
+
+
+def test_enas_sample_baseline_is_an_ema_over_every_sample():
+    base, adv, carry = _epoch("sample", None, ACCS[0], ENTS[0])
+    # starts at the first reward, then chains: 0.2502 -> 0.2502 - 0.01 (0.2502 - 0.5001) -> ...
+    assert base == pytest.approx([0.2502, 0.252699, 0.25767501], abs=1e-12)
+    assert adv[0] == 0.0 and carry == pytest.approx(0.25767501, abs=1e-12)
+    base, _, _ = _epoch("sample", carry, ACCS[1], ENTS[1])
+    assert base[0] == pytest.approx(0.25767501 - 0.01 * (0.25767501 - 0.5001), abs=1e-12)
+
+
+def test_enas_presets_use_their_eras_baseline():
+    enas = get_searcher("enas")
+    assert enas.PRESETS["nb201"].baseline_update == "nb201-script"
+    assert enas.PRESETS["nats"].baseline_update == "nats-script"
+    assert EnasConfig().baseline_update == "nb201-script"
+    # the advantage keeps the entropy's gradient, as the original (reward - baseline with the reward inside)
     ent = torch.tensor(2.0, requires_grad=True)
-    reward = 0.5 + 1e-4 * ent
-    assert float((reward - ReinforceBaseline("sample", 0.99, None).update(reward, acc[0])).detach()) == 0.0
-    assert EnasConfig().baseline_update == "sample"
+    for rule, carried in (("nb201-script", None), ("nb201-script", 0.3), ("nats-script", 0.3)):
+        reward = torch.tensor(0.5) + 1e-4 * ent
+        (grad,) = torch.autograd.grad(reward - ReinforceBaseline(rule, 0.99, carried).update(reward, torch.tensor(0.5)),
+                                      ent)
+        assert float(grad) == pytest.approx(1e-4 if carried is None else 0.99e-4)
 
 
 # --- SETN selection ---------------------------------------------------------------------------------------------
@@ -210,12 +256,10 @@ def test_setn_candidates_are_the_top_100_by_log_probability():
     assert top_k_by_log_prob(alpha, 100) == brute[:100]
     assert top_k_by_log_prob(alpha, 1)[0] == Arch(tuple(int(i) for i in alpha.argmax(dim=-1)))
     assert len(top_k_by_log_prob(alpha, NUM_ARCHS + 5)) == NUM_ARCHS
-    # the same log-probabilities as the supernet's own (official index order there, enumeration order here)
-    net = Supernet(SupernetConfig(num_classes=10, C=2, N=1))
-    with torch.no_grad():
-        net.alpha.copy_(alpha)
+    # log_probs' rows are the cells in enumeration (base-5 code) order
     codes = np.array([Arch.from_index(i).code for i in range(NUM_ARCHS)])
-    np.testing.assert_allclose(log_probs(alpha)[codes], net.arch_log_probs(), atol=1e-5)
+    by_index = [sum(float(logp[e, o]) for e, o in enumerate(Arch.from_index(i).ops)) for i in (0, 11472, 15624)]
+    np.testing.assert_allclose(log_probs(alpha)[codes[[0, 11472, 15624]]], by_index, atol=1e-5)
     with pytest.raises(ValueError, match="positive integer"):
         top_k_by_log_prob(alpha, 0)
 

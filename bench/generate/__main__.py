@@ -52,7 +52,8 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", action="append", metavar="FAMILY=SOURCE",
                    help="data source of a family, e.g. cifar10=cifar10-jpeg (default: the official files)")
     p.add_argument("--data-dir", help="where the data lives ($TORCH_HOME by default; the JPEG zip or its folder)")
-    p.add_argument("--splits-dir", help="folder with the official split JSON files (else seeded splits, recorded)")
+    p.add_argument("--splits-dir", help="folder with the official split JSON files (default: the official lists "
+                   "shipped in supernet/official_splits); 'seeded': seeded splits of the same sizes (recorded)")
     p.add_argument("--subset", type=int, help="cap on training images (seeded choice; CPU runs)")
     p.add_argument("--eval-subset", type=int, help="cap on each evaluation split")
     p.add_argument("--device", help="cpu | cuda | cuda:N (default: CUDA when present)")
@@ -173,13 +174,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         path = write_plan(plan, args.root, replace=args.replace)
         print(f"plan: {path} ({len(plan.jobs())} jobs)", flush=True)
         from supernet.splits import OFFICIAL as OFFICIAL_SPLITS
+        from supernet.splits import SEEDED
 
         seeded = [s for s in plan.settings if plan.source(s) in OFFICIAL_SPLITS and s != "cifar10"]
-        if seeded and plan.options.splits_dir is None:
-            print(f"note: no --splits-dir, so {', '.join(seeded)} use seeded splits of the official sizes, not the "
-                  "official NAS-Bench-201 index lists (every result records which); pass the folder holding "
-                  f"{', '.join(s.file for s in OFFICIAL_SPLITS.values())} for the benchmark's own splits",
-                  file=sys.stderr, flush=True)
+        if seeded and plan.options.splits_dir == SEEDED:
+            print(f"note: --splits-dir {SEEDED}, so {', '.join(seeded)} use seeded splits of the official sizes, not "
+                  "the official NAS-Bench-201 index lists (every result records which); leave --splits-dir unset for "
+                  "the benchmark's own splits", file=sys.stderr, flush=True)
         if args.cmd == "plan":
             return 0
     rc = 0
