@@ -27,6 +27,8 @@ DEVICE ?=
 SET ?=
 OPTIONS ?=
 SMOKE ?= 0
+REDO ?= 0
+WAIT ?= 0
 BN ?=
 DATA ?=
 SPLITS ?=
@@ -49,13 +51,15 @@ RUN_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" \
 	$(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
 	$(if $(filter 1,$(GPU)),--gpu) \
 	$(if $(filter 1,$(SMOKE)),--smoke) \
+	$(if $(filter 1,$(REDO)),--redo-changed) \
+	$(if $(filter 1,$(WAIT)),--wait) \
 	$(if $(DEVICE),--device "$(DEVICE)") \
 	$(foreach s,$(SET),--set "$(s)") \
 	$(foreach s,$(OPTIONS),--option "$(s)") \
 	$(if $(DATA),--option "data_dir=$(DATA)") \
 	$(if $(SPLITS),--option "splits_dir=$(SPLITS)")
 REPORT_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" $(if $(BENCH),--bench "$(BENCH)")
-CHECK_FLAGS = @for v in "GPU=$(GPU)" "SMOKE=$(SMOKE)" $(if $(BN),"BN=$(BN)"); do case "$${v\#*=}" in 0|1) ;; \
+CHECK_FLAGS = @for v in "GPU=$(GPU)" "SMOKE=$(SMOKE)" "REDO=$(REDO)" "WAIT=$(WAIT)" $(if $(BN),"BN=$(BN)"); do case "$${v\#*=}" in 0|1) ;; \
 	*) echo "error: invalid $${v%%=*}='$${v\#*=}'; valid: 0, 1" >&2; exit 2;; esac; done
 
 .DEFAULT_GOAL := help
@@ -71,7 +75,10 @@ help:  ## list the targets and variables
 	@echo "  SUBSTITUTES= documented substitutes (empty with the embedded default: the set it needs, announced)"
 	@echo "  MASTER_SEED= RUNS= / WS_RUNS= (query-only / weight-sharing runs for seed -1) RESULTS=$(RESULTS) DEVICE= GPU=0|1 SMOKE=0|1 (CPU-sized"
 	@echo "    weight-sharing smoke runs)"
-	@echo "  SET='key=value ...' (hyper-parameters)  OPTIONS='key=value ...' (runner options, e.g. data_dir=PATH)"
+	@echo "  SET='key=value ...' (hyper-parameters)  OPTIONS='key=value ...' (runner options: device, data, data_dir,"
+	@echo "    splits_dir, subset, workers; see python -m runners run --help)"
+	@echo "  REDO=1 redo finished runs made with other settings (default: stop and say what differs)"
+	@echo "  WAIT=1 wait for another batch writing RESULTS (default: stop and name it, exit 75)"
 	@echo "  batch: ALGOS='$(ALGOS)' DATASETS='$(DATASETS)' SEEDS=$(SEEDS) WORKERS= SCHEDULER=tcp://host:port"
 	@echo "  train-arch / bench-gen: ARCH=$(ARCH) FROM=$(FROM) TO=$(TO) SEEDS (777 888 999) SCHEDULES='$(SCHEDULES)'"
 	@echo "    GEN_SETTINGS='$(GEN_SETTINGS)' GEN_DATA='cifar10=cifar10-jpeg' SUBSET= EVAL_SUBSET="

@@ -23,7 +23,7 @@ from runners.collect import (
     SPLITS,
     Reference,
     algo_order,
-    collect_runs,
+    collect_verified,
     overrides_lines,
     reference,
     substitutes_lines,
@@ -152,7 +152,8 @@ def _cell(table: SummaryTable, values: pd.Series, sources: pd.Series, what: str,
 
 
 def build_table(results: Path, protocol: str, bench: str | None = None) -> SummaryTable:
-    runs = collect_runs(results, protocol)
+    collected = collect_verified(results, protocol)  # whole runs only; rows whose runs differ are left out
+    runs = collected.runs
     table = SummaryTable(protocol, [], runs=len(runs))
     ref: Reference = reference(runs, bench)
     for algo in algo_order(runs["algo"]):
@@ -202,6 +203,7 @@ def build_table(results: Path, protocol: str, bench: str | None = None) -> Summa
         table.extra.append("Substitutes used (figures the source lacks, replaced as documented): " + "; ".join(subs))
     else:
         table.extra.append("Substitutes used: none.")
+    table.extra += [f"Left out: {n}" for n in collected.notes]
     return table
 
 
