@@ -22,6 +22,7 @@ from helpers import kill_group
 from test_runner import PY, ROOT, ToyQuery
 
 from algos.base import SearchContext, SearchResult
+from runners.collect import collect_runs
 from runners.layout import CONFIG, RESULT, STATE, TRACE, check_run
 from runners.lock import HOLDER_FILE, read_holder
 from runners.plan import plan_runs
@@ -130,7 +131,8 @@ def test_the_table_never_pools_runs_of_different_settings(tmp_path: Path) -> Non
     assert "rea searched on cifar10: its 5 runs were made with different settings" in r.stderr
     table = (results / "nb201" / "table.md").read_text()
     assert "config.time_budget: (none) (4 runs), 5000.0 (1 run)" in table
-    assert not [line for line in table.splitlines() if line.startswith("| rea")]  # not averaged over both settings
+    assert len(collect_runs(results, "nb201")) == 0  # not averaged over both settings: the row is left out
+    assert not [line for line in table.splitlines() if line.startswith("| rea")]
 
 
 # --- 2 and 7. a finished run is whole or redone --------------------------------------------------------------
@@ -164,8 +166,8 @@ def test_a_damaged_run_is_reported_skipped_by_reports_and_redone(tmp_path: Path,
         r = runners(command, "--results", str(results))
         assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
         assert str(victim) in r.stderr and says in r.stderr
-    table = (results / "nb201" / "table.md").read_text()
-    assert says in table and "| 3/0/0 |" in table  # left out, named; the other three runs make the row
+    assert says in (results / "nb201" / "table.md").read_text()  # left out, named under the table
+    assert sorted(collect_runs(results, "nb201")["folder"]) == [str(f) for f in _folders(results) if f != victim]
     redo = runners(*REA, "--results", str(results), "--no-report")
     assert redo.returncode == 0 and "redoing 1 damaged run" in redo.stderr and str(victim) in redo.stderr
     assert "1 finished, 3 already finished" in redo.stdout
@@ -182,7 +184,7 @@ def test_a_run_of_another_protocol_copied_in_is_not_counted(tmp_path: Path) -> N
     shutil.copytree(nats / "nats" / "cifar10" / "rea" / target.name, target)  # same seed, other protocol
     r = runners("table", "--results", str(results))
     assert r.returncode == 0 and f"{target}: result.json is a nats run of rea on cifar10" in r.stderr
-    assert "| 3/0/0 |" in (results / "nb201" / "table.md").read_text()
+    assert str(target) not in set(collect_runs(results, "nb201")["folder"]) and len(collect_runs(results, "nb201")) == 3
     redo = runners(*REA, "--results", str(results), "--no-report")
     assert redo.returncode == 0 and "redoing 1 damaged run" in redo.stderr
     assert json.loads((target / RESULT).read_text())["protocol"] == "nb201"
@@ -200,7 +202,8 @@ class SlowQuery(ToyQuery):
 
 
 def _slow_batch(results: Path, log: Path, *extra: str) -> subprocess.Popen:
-    """A batch of 8 slow runs in a new session (its own process group), as a user would start it."""
+    """A batch of 8 slow runs (``--runs`` in ``extra`` changes that) in a new session (its own process group), as a
+    user would start it."""
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import algos, test_faults_results; "
             "algos.SEARCHERS['toy-slow'] = 'test_faults_results:SlowQuery'; from runners.run import load_searcher; "
             "real = algos.get_searcher; "
@@ -230,7 +233,7 @@ def _finished(results: Path, algo: str = "toy-slow") -> int:
 
 def test_a_second_batch_on_the_same_folder_stops_naming_the_holder_or_waits(tmp_path: Path) -> None:
     results, log = tmp_path / "R", tmp_path / "a.log"
-    a = _slow_batch(results, log, "--workers", "0")
+    a = _slow_batch(results, log, "--workers", "0", "--runs", "20")  # holds the folder for 8 s or more
     try:
         _wait_until("the first batch holding the folder", lambda: read_holder(results) is not None, a, log)
         t0 = time.monotonic()
@@ -243,12 +246,13 @@ def test_a_second_batch_on_the_same_folder_stops_naming_the_holder_or_waits(tmp_
         waited = runners(*REA, "--results", str(results), "--wait", "--no-report", timeout=180)
         assert a.poll() == 0, log.read_text()[-3000:]  # the holder ended first, whole
         assert waited.returncode == 0 and "waiting for the results folder" in waited.stderr
-        assert f"pid {a.pid}" in waited.stderr and _finished(results) == 8 and _finished(results, "rea") == 4
+        assert f"pid {a.pid}" in waited.stderr and _finished(results) == 20 and _finished(results, "rea") == 4
     finally:
         kill_group(a)
     assert not (results / HOLDER_FILE).exists()
     # a holder killed with SIGKILL leaves no stale lock: the kernel drops it with the process
-    a = _slow_batch(results, tmp_path / "b.log", "--workers", "0", "--master-seed", "9")
+    log = tmp_path / "b.log"
+    a = _slow_batch(results, log, "--workers", "0", "--master-seed", "9")
     try:
         _wait_until("the second holder", lambda: (read_holder(results) or {}).get("pid") == a.pid, a, log)
         os.killpg(a.pid, signal.SIGKILL)
@@ -323,6 +327,8 @@ def test_a_truncated_checkpoint_falls_back_to_the_previous_one_or_restarts(tmp_p
         kill_group(proc)
     if (f / RESULT).exists():
         pytest.skip("the run finished before it could be killed (machine too fast for this test)")
+    if not ckpt.is_file():
+        pytest.skip("killed in the middle of a save (the latest checkpoint was not renamed in yet)")
     resume_at = _epoch(prev)
     for p in (ckpt, prev) if damage == "both" else (ckpt,):
         p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])  # truncated, as a full disk or a bad copy leaves it
