@@ -31,6 +31,8 @@ DEVICE ?=
 SET ?=
 OPTIONS ?=
 SMOKE ?= 0
+REDO ?= 0
+WAIT ?= 0
 BN ?=
 DATA ?=
 SPLITS ?=
@@ -53,6 +55,8 @@ RUN_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" \
 	$(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
 	$(if $(filter 1,$(GPU)),--gpu) \
 	$(if $(filter 1,$(SMOKE)),--smoke) \
+	$(if $(filter 1,$(REDO)),--redo-changed) \
+	$(if $(filter 1,$(WAIT)),--wait) \
 	$(if $(DEVICE),--device "$(DEVICE)") \
 	$(foreach s,$(SET),--set "$(s)") \
 	$(foreach s,$(OPTIONS),--option "$(s)") \
@@ -60,7 +64,7 @@ RUN_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" \
 	$(if $(SPLITS),--option "splits_dir=$(SPLITS)")
 REPORT_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" $(if $(BENCH),--bench "$(BENCH)") \
 	$(if $(LAYOUT),--layout "$(LAYOUT)")
-CHECK_FLAGS = @for v in "GPU=$(GPU)" "SMOKE=$(SMOKE)" $(if $(BN),"BN=$(BN)"); do case "$${v\#*=}" in 0|1) ;; \
+CHECK_FLAGS = @for v in "GPU=$(GPU)" "SMOKE=$(SMOKE)" "REDO=$(REDO)" "WAIT=$(WAIT)" $(if $(BN),"BN=$(BN)"); do case "$${v\#*=}" in 0|1) ;; \
 	*) echo "error: invalid $${v%%=*}='$${v\#*=}'; valid: 0, 1" >&2; exit 2;; esac; done
 
 .DEFAULT_GOAL := help
@@ -76,9 +80,12 @@ help:  ## list the targets and variables
 	@echo "  SUBSTITUTES= documented substitutes (empty with the embedded default: the set it needs, announced)"
 	@echo "  MASTER_SEED= RUNS= / WS_RUNS= (query-only / weight-sharing runs for seed -1) RESULTS=$(RESULTS) DEVICE= GPU=0|1 SMOKE=0|1 (CPU-sized"
 	@echo "    weight-sharing smoke runs)"
-	@echo "  SET='key=value ...' (hyper-parameters)  OPTIONS='key=value ...' (runner options, e.g. data_dir=PATH)"
+	@echo "  SET='key=value ...' (hyper-parameters)  OPTIONS='key=value ...' (runner options: device, data, data_dir,"
+	@echo "    splits_dir, subset, workers; see python -m runners run --help)"
 	@echo "  DATA= image folder  SPLITS= (empty: the official splits shipped; seeded: a seeded split; PATH: the"
 	@echo "    official JSON files in PATH)"
+	@echo "  REDO=1 redo finished runs made with other settings (default: stop and say what differs)"
+	@echo "  WAIT=1 wait for another batch writing RESULTS (default: stop and name it, exit 75)"
 	@echo "  batch: ALGOS='$(ALGOS)' DATASETS= (search datasets; default: the protocol's, cifar10 under nb201)"
 	@echo "    SEEDS=$(SEEDS) WORKERS= SCHEDULER=tcp://host:port"
 	@echo "  sweep: ALGO= PARAM= (a preset field) VALUES='v1 v2 ...' (and the batch variables)"

@@ -8,6 +8,7 @@ cell and a `Trace` of what happened on the way (one row per query, or one per ep
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
@@ -76,6 +77,83 @@ class SearchResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+# --- runner options: the keys of SearchContext.options ------------------------------------------------------
+@dataclass(frozen=True)
+class RunnerOption:
+    """One runner option (``--option KEY=VALUE``, make's ``OPTIONS=``): how the runner passes something that is not
+    a hyper-parameter to a searcher, in `SearchContext.options`."""
+
+    name: str
+    help: str
+    #: ``parse(key, text)``: the value, or a ValueError naming the option, the bad value and what is valid.
+    parse: Callable[[str, str], Any]
+    #: What of the value goes into a run's fingerprint (`runners.identity`), or None when the value cannot change
+    #: a result (where the data lives, which device runs it, how many loader processes read it).
+    identity: Callable[[Any], Any] | None = None
+
+
+def parse_count(what: str, raw: str | int, minimum: int = 1) -> int:
+    """An integer >= ``minimum`` from text; a ValueError names ``what``, the bad value and what is valid."""
+    try:
+        n = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"invalid {what} {raw!r}; valid: an integer >= {minimum}") from None
+    if n < minimum:
+        raise ValueError(f"invalid {what} {n}; valid: an integer >= {minimum}")
+    return n
+
+
+def _count(minimum: int) -> Callable[[str, str], int]:
+    return lambda key, raw: parse_count(f"runner option {key}", raw, minimum)
+
+
+def _text(key: str, raw: str) -> str:
+    if not str(raw).strip():
+        raise ValueError(f"invalid runner option {key}={raw!r}; valid: a non-empty value")
+    return str(raw)
+
+
+def _data_name(key: str, raw: str) -> str:
+    from supernet.datasets import dataset_name  # torch: only when a weight-sharing option is given
+
+    try:
+        return dataset_name(raw)
+    except ValueError as exc:
+        raise ValueError(f"invalid runner option {key}={raw!r}: {exc}") from None
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+#: Every runner option a searcher reads, in one place: the runner refuses any other key before a run starts, and
+#: a new option (e.g. a device data path, a precision) is added here. The weight-sharing searchers read them in
+#: `supernet.search` (device) and `supernet.search.load_search_data` (the rest).
+RUNNER_OPTIONS: dict[str, RunnerOption] = {o.name: o for o in (
+    RunnerOption("device", "device of the weight-sharing searches: auto, cpu, cuda, cuda:N (also --device, DEVICE=)",
+                 _text),
+    RunnerOption("data", "images a weight-sharing search trains on, e.g. cifar10-jpeg (default: the search dataset; "
+                 "smoke runs: digits)", _data_name, identity=_same),
+    RunnerOption("data_dir", "folder of the images (default $TORCH_HOME; make's DATA=)", _text),
+    RunnerOption("splits_dir", "folder of the official split files (default: a seeded split; make's SPLITS=)", _text,
+                 identity=lambda _: "official split files"),
+    RunnerOption("subset", "images kept on each side of the split (CPU-sized runs)", _count(1), identity=_same),
+    RunnerOption("workers", "data-loader worker processes (default 0: in the searching process)", _count(0)),
+)}
+
+
+def parse_runner_options(items: Mapping[str, str]) -> dict[str, Any]:
+    """Runner options from ``KEY=VALUE`` text, each checked by its `RunnerOption`; an unknown key or a bad value
+    raises ValueError naming the valid ones."""
+    out: dict[str, Any] = {}
+    for key, raw in items.items():
+        option = RUNNER_OPTIONS.get(key)
+        if option is None:
+            raise ValueError(f"unknown runner option {key!r}; valid: {', '.join(RUNNER_OPTIONS)}")
+        out[key] = option.parse(key, raw)
+    return out
+
+
 @dataclass
 class SearchContext:
     """Everything a search needs from outside; no globals."""
@@ -90,7 +168,7 @@ class SearchContext:
     substitutes: tuple[str, ...] = ()
     #: Called with (done, total) as the search advances, for progress bars.
     progress: Callable[[float, float], None] | None = None
-    #: Free-form options of the runner (device, data dir, smoke size ...).
+    #: Runner options (device, data dir, ...): the keys of `RUNNER_OPTIONS`.
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -119,6 +197,23 @@ class Searcher(ABC):
     @abstractmethod
     def search(self, ctx: SearchContext) -> SearchResult:
         """Run one search and return the chosen cell with its trace."""
+
+
+# --- settings: the domain of each hyper-parameter -------------------------------------------------------------
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A finite real number (a bool is not one)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def require(name: str, value: Any, valid: str, ok: Callable[[Any], bool]) -> None:
+    """Refuse a setting no run could use, naming the field, the bad value and what is valid. Config dataclasses call
+    it from ``__post_init__``, so a ``--set`` is checked once, when the run is planned, not inside every run."""
+    if not ok(value):
+        raise ValueError(f"setting {name}={value!r} is invalid; valid: {valid}")
 
 
 def parse_assignments(items: Iterable[str] | None) -> dict[str, str]:

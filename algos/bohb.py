@@ -41,11 +41,11 @@ import uuid
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from algos.base import SearchContext, Searcher, SearchResult
+from algos.base import SearchContext, Searcher, SearchResult, is_int, is_number, require
 from algos.query import QueryProtocol, QueryRun, arch_str, cell_of_ops, presets
 from search_space import EDGES, OPS
 
@@ -96,6 +96,32 @@ class Config(QueryProtocol):
     ping_interval: int = 10
     #: Wall-clock seconds after which a run is abandoned with `BOHBTimeoutError` (not a protocol setting).
     timeout_s: float = 600.0
+
+    #: Settings that cannot change a finished run's result (they only save time or bound a hung one): left out of
+    #: its fingerprint (`runners.identity`), so changing them never forces a finished run to be redone.
+    RESULT_NEUTRAL: ClassVar[tuple[str, ...]] = ("stop_when_spent", "ping_interval", "timeout_s")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require("eta", self.eta, "a number > 1", lambda v: is_number(v) and v > 1)
+        require("min_budget", self.min_budget, "a number > 0", lambda v: is_number(v) and v > 0)
+        require("max_budget", self.max_budget, f"a number >= min_budget ({self.min_budget!r}): the budgets of the "
+                "rungs increase from min_budget to max_budget", lambda v: is_number(v) and v >= self.min_budget)
+        for name in ("n_iters", "num_samples", "ping_interval"):
+            require(name, getattr(self, name), "an integer >= 1", lambda v: is_int(v) and v >= 1)
+        require("random_fraction", self.random_fraction, "a number in [0, 1]", lambda v: is_number(v) and 0 <= v <= 1)
+        require("bandwidth_factor", self.bandwidth_factor, "a number > 0", lambda v: is_number(v) and v > 0)
+        require("min_bandwidth", self.min_bandwidth, "a number >= 0", lambda v: is_number(v) and v >= 0)
+        require("top_n_percent", self.top_n_percent, "an integer in 1..99", lambda v: is_int(v) and 1 <= v <= 99)
+        require("min_points_in_model", self.min_points_in_model, "None or an integer >= 1",
+                lambda v: v is None or (is_int(v) and v >= 1))
+        require("fidelity", self.fidelity, "ignored, epochs", lambda v: v in ("ignored", "epochs"))
+        require("stop_when_spent", self.stop_when_spent, "true or false", lambda v: isinstance(v, bool))
+        require("timeout_s", self.timeout_s, "a number > 0 (seconds)", lambda v: is_number(v) and v > 0)
+        if self.fidelity == "epochs":
+            require("max_budget", self.max_budget, f"with fidelity='epochs' the budgets are epochs of the "
+                    f"{self.proxy_epochs}-epoch schedule: 1 <= min_budget <= max_budget <= {self.proxy_epochs}",
+                    lambda v: 1 <= self.min_budget <= v <= self.proxy_epochs)
 
 
 class BOHBTimeoutError(TimeoutError):
@@ -171,10 +197,6 @@ class BOHB(Searcher):
 
     def search(self, ctx: SearchContext) -> SearchResult:
         cfg: Config = self.config
-        if cfg.fidelity == "epochs" and not 1 <= cfg.min_budget <= cfg.max_budget <= cfg.proxy_epochs:
-            raise ValueError(f"with fidelity='epochs' the budgets are epochs of the {cfg.proxy_epochs}-epoch "
-                             f"schedule: need 1 <= min_budget <= max_budget <= {cfg.proxy_epochs}, got "
-                             f"{cfg.min_budget:g}..{cfg.max_budget:g}")
         run = QueryRun(ctx, cfg, partial_epochs=cfg.fidelity == "epochs")
         _quiet_known_warnings()
         cs_seed, np_seed = (int(s) for s in ctx.rng.integers(0, 2**31 - 1, size=2))

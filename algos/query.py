@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from algos.base import SearchContext, SearchResult, Trace
+from algos.base import SearchContext, SearchResult, Trace, is_int, is_number, require
 from bench.clock import SimulatedClock
 from bench.oracle import SEARCH_DATASETS, search_dataset
 from search_space import NUM_ARCHS, NUM_EDGES, NUM_OPS, Arch, code_to_index, index_to_code
@@ -55,6 +55,19 @@ class QueryProtocol:
     #: simulated clock. That makes a run depend on the machine and breaks bit-reproducibility, so it is off by
     #: default; turn it on to mimic the original accounting.
     charge_wall_overhead: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse a clock no search could run under (a zero or negative budget would "finish" with no query)."""
+        require("budget_rule", self.budget_rule, "nb201, nats", lambda v: v in ("nb201", "nats"))
+        require("budgets", self.budgets, f"{len(SEARCH_DATASETS)} numbers > 0 (seconds for "
+                f"{', '.join(SEARCH_DATASETS)})",
+                lambda v: isinstance(v, tuple) and len(v) == len(SEARCH_DATASETS)
+                and all(is_number(b) and b > 0 for b in v))
+        require("time_budget", self.time_budget, "None or a number > 0 (seconds)",
+                lambda v: v is None or (is_number(v) and v > 0))
+        require("proxy_epochs", self.proxy_epochs, "an integer >= 1", lambda v: is_int(v) and v >= 1)
+        for name in ("random_trial", "charge_eval", "charge_wall_overhead"):
+            require(name, getattr(self, name), "true or false", lambda v: isinstance(v, bool))
 
     def budget(self, dataset: str) -> float:
         """Seconds of simulated time for a search on ``dataset``."""

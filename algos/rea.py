@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
-from algos.base import SearchContext, Searcher, SearchResult
+from algos.base import SearchContext, Searcher, SearchResult, is_int, require
 from algos.query import PLACE, Draws, QueryProtocol, QueryRun, cell_code, cell_index, presets, random_cell
 from search_space import EDGES, NUM_EDGES, NUM_OPS
 
@@ -38,6 +38,14 @@ class Config(QueryProtocol):
     #: incoming edge of it: node 1's single edge is picked 1/3 of the time); ``uniform-edge`` picks one of the six
     #: edges uniformly (`Arch.mutate`). Either way the new op is uniform among the four others.
     mutation: Literal["node-then-edge", "uniform-edge"] = "node-then-edge"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("population_size", "sample_size"):
+            require(name, getattr(self, name), "an integer >= 1", lambda v: is_int(v) and v >= 1)
+        require("cycles", self.cycles, "an integer >= 0", lambda v: is_int(v) and v >= 0)
+        require("mutation", self.mutation, "node-then-edge, uniform-edge",
+                lambda v: v in ("node-then-edge", "uniform-edge"))
 
 
 def mutate(index: int, draws: Draws, mode: str = "node-then-edge") -> int:
@@ -76,9 +84,6 @@ class REA(Searcher):
 
     def search(self, ctx: SearchContext) -> SearchResult:
         cfg: Config = self.config
-        if cfg.population_size < 1 or cfg.sample_size < 1:
-            raise ValueError(f"population_size and sample_size must be >= 1, got {cfg.population_size}, "
-                             f"{cfg.sample_size}")
         run = QueryRun(ctx, cfg)
         draws = Draws(ctx.rng)
         query = run.clock.query

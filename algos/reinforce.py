@@ -19,7 +19,7 @@ from math import exp, log, sqrt
 
 import numpy as np
 
-from algos.base import SearchContext, Searcher, SearchResult
+from algos.base import SearchContext, Searcher, SearchResult, is_number, require
 from algos.query import Draws, QueryProtocol, QueryRun, arch_str, cell_of_ops, presets
 from search_space import NUM_EDGES, NUM_OPS
 
@@ -37,6 +37,15 @@ class Config(QueryProtocol):
     #: Adam's (beta1, beta2) and eps: PyTorch's defaults, which the original used.
     adam_betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require("learning_rate", self.learning_rate, "a number > 0", lambda v: is_number(v) and v > 0)
+        require("ema_momentum", self.ema_momentum, "a number in [0, 1)", lambda v: is_number(v) and 0 <= v < 1)
+        require("init_std", self.init_std, "a number >= 0", lambda v: is_number(v) and v >= 0)
+        require("adam_betas", self.adam_betas, "two numbers in [0, 1)",
+                lambda v: len(v) == 2 and all(is_number(b) and 0 <= b < 1 for b in v))
+        require("adam_eps", self.adam_eps, "a number > 0", lambda v: is_number(v) and v > 0)
 
 
 class ExponentialMovingAverage:

@@ -5,7 +5,8 @@
     python -m bench [--bench SOURCE] best DATASET
     python -m bench convert SRC DST
 
-Bad values exit with code 2 and a message naming the valid choices (argparse's convention); no traceback.
+Bad values exit with code 2 and a message naming the valid choices (argparse's convention); no traceback. Ctrl-C
+exits with 130 and one line. ``--bench ''`` means the embedded default, as an empty ``BENCH=`` does for make.
 Output piped into a reader that stops early (``| head -1``) ends the command quietly with status 1, as coreutils
 do when SIGPIPE is ignored (Python ignores it): the output was cut short, so a ``set -o pipefail`` script sees it.
 """
@@ -179,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise  # the reader left: not an error of the command (see run)
     except OSError as exc:
         parser.exit(1, f"{parser.prog} {args.command}: error: {exc}\n")
+    except KeyboardInterrupt:  # every file is written by rename: nothing is left half-written
+        parser.exit(130, f"{parser.prog} {args.command}: stopped; the same command starts again\n")
     return 0
 
 

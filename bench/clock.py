@@ -15,7 +15,7 @@ import numpy as np
 
 from bench.oracle import OFFICIAL_FILES, ArchLike, Benchmark, index_of, proxy_dataset
 from bench.substitutes import MissingFigureError, check_substitutes
-from search_space import Arch
+from search_space import NUM_ARCHS, Arch
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,8 @@ class SimulatedClock:
         ``epochs=k`` (the clock built with ``partial_epochs=True``) the run stops after ``k`` epochs of the
         schedule: NATS-Bench's ``iepoch = k - 1``, charged k/E of the training time plus one evaluation pass.
         """
+        if not (type(index) is int and 0 <= index < NUM_ARCHS):  # the hot path: a plain int in range
+            index = index_of(index)  # anything else is converted or refused (numpy would wrap -1 round)
         acc, trial = self._draw(index)
         if epochs is None or epochs == self.epochs:
             cost = float(self._cost_all[index])

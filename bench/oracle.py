@@ -78,6 +78,7 @@ class Benchmark:
         self._means = table.means
         self._trials = table.trials
         self._ntrials = {k: np.sum(~np.isnan(v), axis=1) for k, v in table.trials.items()}
+        self._checksum: str | None = None
 
     # --- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -91,6 +92,13 @@ class Benchmark:
     @property
     def source(self) -> str:
         return str(self.table.info.get("source", self.path or "<in memory>"))
+
+    @property
+    def checksum(self) -> str:
+        """`Table.checksum` of the loaded figures, computed once (runs record it: equal figures, equal checksum)."""
+        if self._checksum is None:
+            self._checksum = self.table.checksum()
+        return self._checksum
 
     def __repr__(self) -> str:
         return f"Benchmark(source={self.source!r}, metrics={len(self._means)})"
@@ -163,7 +171,7 @@ class Benchmark:
         n = int(self._ntrials[name][i])
         if n == 0:
             raise MissingFigureError(f"{name!r} of cell {i}", self.source, "The source has no trial of it.")
-        if not 0 <= trial < n:
+        if not _is_integer(trial) or not 0 <= trial < n:
             raise ValueError(f"trial {trial} is out of range for cell {i} on {name!r}: it has trials 0..{n - 1}")
         return float(self._trials[name][i, trial])
 
@@ -177,19 +185,21 @@ class Benchmark:
 
     # --- vectorised queries ----------------------------------------------------------------------
     def values(self, indices: np.ndarray, name: str, trials: np.ndarray | None = None) -> np.ndarray:
-        """Figures of many cells: trial means, or the given trial of each cell."""
+        """Figures of many cells: trial means, or the given trial of each cell (indices checked as `indices_of`)."""
         self._require(name)
-        idx = np.asarray(indices)
+        idx = indices_of(indices)
         if trials is None:
             return self._means[name][idx]
         if name not in self._trials:
             raise MissingFigureError(f"per-trial values of {name!r}", self.source, f"They are in {OFFICIAL_FILES}.")
-        return self._trials[name][idx, np.asarray(trials)]
+        per_cell = self._trials[name]
+        return per_cell[idx, _positions(trials, per_cell.shape[1], "trial")]
 
     def random_trials(self, indices: np.ndarray, name: str, rng: np.random.Generator) -> np.ndarray:
         """One uniformly drawn trial per cell, respecting each cell's own trial count."""
-        n = self.num_trials(name)[np.asarray(indices)]
-        return (rng.random(np.shape(indices)) * n).astype(np.int64)
+        idx = indices_of(indices)
+        n = self.num_trials(name)[idx]
+        return (rng.random(idx.shape) * n).astype(np.int64)
 
     # --- rankings --------------------------------------------------------------------------------
     def optimum(self, name: str, maximize: bool | None = None) -> tuple[int, float]:
@@ -234,15 +244,51 @@ class Benchmark:
 
 
 def index_of(arch: ArchLike) -> int:
-    """Official index of an Arch, an index or an arch string; out-of-range indices name the valid range."""
-    if isinstance(arch, (int, np.integer)) and not isinstance(arch, bool):
+    """Official index of an Arch, an index or an arch string; out-of-range indices name the valid range, and a
+    float (even 3.0), a bool or anything else is refused rather than truncated or wrapped."""
+    if _is_integer(arch):
         if not 0 <= arch < NUM_ARCHS:
             raise ValueError(f"architecture index {arch} is out of range 0..{NUM_ARCHS - 1}")
         return int(arch)
     if isinstance(arch, Arch):
         return arch.index
-    return Arch.parse(arch).index
+    if isinstance(arch, str):
+        return Arch.parse(arch).index
+    raise ValueError(f"{arch!r} ({type(arch).__name__}) is not an architecture; valid: an integer index "
+                     f"0..{NUM_ARCHS - 1}, an arch string or an Arch")
+
+
+def indices_of(indices: object) -> np.ndarray:
+    """Cell indices of a vectorised query as an int64 array, every one checked as `index_of` checks one: numpy
+    would wrap -1 round to cell 15624 and truncate nothing, but index with floats or bools in ways nobody meant.
+    Integer arrays are checked in one pass; arrays of arch strings or Archs are converted one by one."""
+    idx = np.asarray(indices)
+    if idx.dtype.kind in "iu":
+        if idx.size and (idx.min() < 0 or idx.max() >= NUM_ARCHS):
+            bad = idx[(idx < 0) | (idx >= NUM_ARCHS)].flat[0]
+            raise ValueError(f"architecture index {bad} is out of range 0..{NUM_ARCHS - 1}")
+        return idx.astype(np.int64, copy=False)
+    if idx.dtype.kind in "OU" and idx.size:
+        return np.array([index_of(a) for a in idx.flat], dtype=np.int64).reshape(idx.shape)
+    if idx.size == 0:
+        return idx.astype(np.int64)
+    raise ValueError(f"architecture indices must be integers 0..{NUM_ARCHS - 1}; got an array of {idx.dtype} "
+                     f"(first value {idx.flat[0].item()!r})")
+
+
+def _positions(values: object, size: int, what: str) -> np.ndarray:
+    """Positions 0..size-1 along one axis (e.g. trials), checked: no wrap-around, no floats."""
+    pos = np.asarray(values)
+    if pos.size and (pos.dtype.kind not in "iu" or pos.min() < 0 or pos.max() >= size):
+        bad = pos.flat[0] if pos.dtype.kind not in "iu" else pos[(pos < 0) | (pos >= size)].flat[0]
+        raise ValueError(f"{what} {getattr(bad, 'item', lambda: bad)()!r} is out of range: valid are integers "
+                         f"0..{size - 1}")
+    return pos.astype(np.int64, copy=False)
+
+
+def _is_integer(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 __all__ = ["DATASETS", "REPORTED", "REPORTED_SPLITS", "SEARCH_DATASETS", "Benchmark", "MissingFigureError", "Resolved", "TableError",
-           "index_of", "proxy_dataset", "reported_metric", "search_dataset"]
+           "index_of", "indices_of", "proxy_dataset", "reported_metric", "search_dataset"]

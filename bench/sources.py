@@ -14,7 +14,14 @@ from pathlib import Path
 from bench.table import FORMAT_VERSION, SUFFIX, Table, TableError
 
 CACHE_ENV = "NB201_CACHE"
-DEFAULT_NAMES = ("default", "embedded")
+#: Names of the embedded default. The empty string is one, so that ``--bench ''`` (an empty ``BENCH=``) means the
+#: default everywhere, never the current folder (which ``Path('')`` is).
+DEFAULT_NAMES = ("", "default", "embedded")
+
+
+def is_default(source: str | os.PathLike | None) -> bool:
+    """Whether ``source`` names the embedded default (None, '', 'default' or 'embedded')."""
+    return source is None or (isinstance(source, str) and source.strip() in DEFAULT_NAMES)
 
 
 def cache_dir() -> Path:
@@ -27,7 +34,7 @@ def cache_dir() -> Path:
 
 def source_kind(source: str | os.PathLike | None) -> str:
     """Classify a source by name; an unreadable one raises TableError listing what is accepted."""
-    if source is None or str(source) in DEFAULT_NAMES:
+    if is_default(source):
         return "default"
     path = Path(source)
     name = path.name

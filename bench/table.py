@@ -63,6 +63,12 @@ class TableError(ValueError):
     """A benchmark table file that is missing, truncated, corrupted or of another format."""
 
 
+def cause(exc: BaseException) -> str:
+    """``Type: first line`` of a library's exception, for a one-line error (torch's run to paragraphs)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0].strip()}" if lines else type(exc).__name__
+
+
 @dataclass(frozen=True)
 class MetricName:
     """A parsed metric name, e.g. ``cifar100/x-test@200``."""
@@ -176,6 +182,13 @@ class Curves(MutableMapping[str, np.ndarray]):
         """Whether ``name`` has been read (and checked) already."""
         return not isinstance(self._entries[name], _Member)
 
+    def digest(self, name: str) -> str:
+        """SHA-256 of a curve (`_digest`): from the file's index when it has not been read (checked when it is)."""
+        entry = self._entries[name]
+        if isinstance(entry, _Member) and entry.digest is not None:
+            return entry.digest
+        return _digest(self[name])
+
     def shape(self, name: str) -> tuple[int, ...]:
         """The curve's shape, from the file's header when it has not been read."""
         return tuple(self._entries[name].shape)
@@ -225,6 +238,15 @@ class Table:
             if curve.ndim != 3 or curve.shape[0] != NUM_ARCHS:
                 raise ValueError(f"curve of {name} must have shape ({NUM_ARCHS}, T, E), got {curve.shape}")
             self.curves[name] = curve
+
+    def checksum(self) -> str:
+        """SHA-256 of the table's content (every array's name and digest; provenance left out): equal content gives
+        an equal checksum whatever file or source it was read from. Means and trials are hashed (a few MB); curves
+        not yet read give the digest the file's index holds, so this never reads the ~140 MB of official curves."""
+        digests = {k: _digest(v) for k, v in self.means.items()}
+        digests.update({k + TRIALS: _digest(v) for k, v in self.trials.items()})
+        digests.update({k + CURVE: self.curves.digest(k) for k in self.curves})
+        return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
 
     # --- persistence ---------------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -289,7 +311,7 @@ class Table:
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             if isinstance(exc, TableError):
                 raise
-            raise TableError(f"benchmark table {str(path)!r} is truncated or corrupted ({type(exc).__name__}: {exc})") from exc
+            raise TableError(f"benchmark table {str(path)!r} is truncated or corrupted ({cause(exc)})") from exc
         return table
 
 
@@ -352,5 +374,5 @@ def pack_trials(values: list[list[float]]) -> np.ndarray:
     return out
 
 
-__all__ = ["DATASETS", "FORMAT", "FORMAT_VERSION", "SUFFIX", "Curves", "MetricName", "Table", "TableError", "metric",
+__all__ = ["DATASETS", "FORMAT", "FORMAT_VERSION", "SUFFIX", "Curves", "MetricName", "Table", "TableError", "cause", "metric",
            "pack_trials"]

@@ -2,8 +2,10 @@
 
 Each task writes its own run folders and sends back only small `RunStatus` records, so the driver never holds a
 result that exists nowhere else. Query-only runs take milliseconds and are sent in chunks of runs; a weight-sharing
-run is one task and asks for a ``GPU`` worker resource when ``gpu`` is set. Finished runs are skipped before
-submission. A task whose worker died (killed, out of memory) is re-run on another worker, up to dask's
+run is one task and asks for a ``GPU`` worker resource when ``gpu`` is set. The batch holds the results folder's
+lock (`runners.lock`) from start to end. Before anything runs, `runners.identity.plan_reuse` reads every planned
+run folder: whole finished runs of the same fingerprint are skipped, damaged ones are named and redone, and runs
+made with other settings stop the batch (unless ``redo_changed``). A task whose worker died (killed, out of memory) is re-run on another worker, up to dask's
 ``distributed.scheduler.allowed-failures`` times, and one that raised outside the searcher is retried ``RETRIES``
 times; the new attempt redoes a half-written run folder (a weight-sharing run resumes from its last epoch's
 checkpoint) and is otherwise recorded as failed. A results folder that cannot be written (`StorageError`) stops the
@@ -15,16 +17,20 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runners.cluster import num_workers, open_client, wait_all, worker_resources
+from runners.identity import plan_reuse
 from runners.layout import ERROR, StorageError, check_writable, is_finished, protocol_dir, write_atomic, write_json
+from runners.lock import results_lock
 from runners.progress import ProgressView
 from runners.run import RunSpec, RunStatus, execute, execute_many
 
@@ -67,13 +73,35 @@ def chunk_specs(specs: Sequence[RunSpec], chunk: int, workers: int = 1) -> list[
     return out + alone
 
 
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def run_batch(specs: Sequence[RunSpec], *, scheduler: str | None = None, workers: int | None = None,
               gpu: bool = False, chunk: int = DEFAULT_CHUNK, progress: bool = True,
-              summary_dir: Path | None = None) -> BatchSummary:
-    """Run every spec not yet finished; ``workers=0`` runs them in this process (no cluster)."""
-    t0 = time.perf_counter()
-    for results in dict.fromkeys(Path(s.results) for s in specs):
+              summary_dir: Path | None = None, redo_changed: bool = False, wait: bool = False,
+              log: Callable[[str], None] = _stderr) -> BatchSummary:
+    """Run every spec not yet finished; ``workers=0`` runs them in this process (no cluster). ``redo_changed``
+    redoes finished runs made with other settings instead of stopping (`plan_reuse`); ``wait`` waits for another
+    batch on the same results folder instead of stopping (`results_lock`); ``log`` gets the lines naming the runs
+    that are redone."""
+    folders = list(dict.fromkeys(Path(s.results) for s in specs))
+    for results in folders:
         check_writable(results)  # before a cluster starts: a read-only or full results folder is a clear error now
+    with ExitStack() as stack:
+        for results in folders:
+            stack.enter_context(results_lock(results, wait=wait, log=log))
+        return _run_locked(specs, scheduler=scheduler, workers=workers, gpu=gpu, chunk=chunk, progress=progress,
+                           summary_dir=summary_dir, redo_changed=redo_changed, log=log)
+
+
+def _run_locked(specs: Sequence[RunSpec], *, scheduler: str | None, workers: int | None, gpu: bool, chunk: int,
+                progress: bool, summary_dir: Path | None, redo_changed: bool,
+                log: Callable[[str], None]) -> BatchSummary:
+    t0 = time.perf_counter()
+    reuse = plan_reuse(specs, redo_changed)  # may stop here, before any work
+    for note in reuse.notes():
+        log(note)
     view = ProgressView(Counter(s.algo for s in specs), enabled=progress)
     statuses: list[RunStatus] = []
 
@@ -81,12 +109,9 @@ def run_batch(specs: Sequence[RunSpec], *, scheduler: str | None = None, workers
         statuses.append(st)
         view.update(st.algo, st.status)
 
-    todo = []
-    for s in specs:
-        if is_finished(s.folder):
-            record(RunStatus(s.algo, s.dataset, s.seed, str(s.folder), "skipped"))
-        else:
-            todo.append(s)
+    for s in reuse.reused:
+        record(RunStatus(s.algo, s.dataset, s.seed, str(s.folder), "skipped"))
+    todo = reuse.todo
     with view:
         if workers == 0 and not scheduler:
             for s in todo:

@@ -1,7 +1,14 @@
 """``python -m runners run|batch|table|plot``: the command line behind the Makefile targets.
 
-Bad values exit with status 2 and a message naming the valid choices, without a traceback. A results folder that
-cannot be written (disk full, read-only) exits with status 1 and a message naming the folder and the errno.
+Every command ends in one line on stderr when it cannot go on, never a traceback:
+
+- status 2, bad input, naming the bad value and the valid choices: an unknown name or option, a setting out of its
+  domain, a benchmark that cannot be loaded, a scheduler that is malformed or cannot be reached, a results folder
+  that does not exist (``table``/``plot``), or finished runs made with other settings than the command asks for
+  (``--redo-changed`` redoes them; another ``--results`` keeps them);
+- status 1, a results folder that cannot be written (disk full, read-only), naming the folder and the errno;
+- status 75, the results folder is in use by another batch, naming it (``--wait`` waits for it instead);
+- status 130, Ctrl-C: "stopped; the same command resumes".
 """
 
 from __future__ import annotations
@@ -13,14 +20,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import algos
-from algos.base import LAYOUTS, PROTOCOLS
+from algos.base import LAYOUTS, PROTOCOLS, RUNNER_OPTIONS
 from bench import SEARCH_DATASETS, SUBSTITUTES
 from runners.batch import DEFAULT_CHUNK, BatchSummary, run_batch, summary_dir_for
-from runners.cluster import SCHEDULER_ENV
+from runners.cluster import SCHEDULER_ENV, check_scheduler
+from runners.identity import ChangedRunsError, plan_reuse
 from runners.layout import DEFAULT_RESULTS, StorageError, check_writable, protocol_dir
-from runners.plan import UsageError, check_count, check_protocol, choice, parse_options, plan_runs
+from runners.lock import BUSY_EXIT, ResultsBusy, results_lock
+from runners.plan import UsageError, check_count, check_protocol, choice, parse_options, plan_runs, resolve_bench
 from runners.run import RunSpec, execute
 from runners.seeds import DEFAULT_MASTER_SEED
+
+#: Exit status after Ctrl-C (128 + SIGINT, as a shell reports it).
+INTERRUPTED_EXIT = 130
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -46,12 +58,18 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "round-robin to the visible GPUs)")
     p.add_argument("--device", default=None, help="device for weight-sharing searchers (e.g. cpu, cuda)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", dest="options",
-                   help="runner option passed to the searcher (SearchContext.options), e.g. data_dir=PATH (repeat)")
+                   help="runner option passed to the searcher (repeat): "
+                        + "; ".join(f"{o.name} ({o.help})" for o in RUNNER_OPTIONS.values()))
     p.add_argument("--chunk", default=str(DEFAULT_CHUNK), help=f"query-only runs per task (default {DEFAULT_CHUNK})")
     p.add_argument("--smoke", action="store_true", help="shrink weight-sharing searches to a CPU-sized smoke run "
                    "(tiny supernet, few steps, offline digits data): checks the pipeline, not the paper")
     p.add_argument("--no-progress", action="store_true", help="no live progress view")
     p.add_argument("--no-report", action="store_true", help="do not rewrite the table and plots afterwards")
+    p.add_argument("--redo-changed", action="store_true",
+                   help="redo finished runs made with other settings (benchmark, substitutes, --set, options) "
+                        "instead of stopping (make REDO=1)")
+    p.add_argument("--wait", action="store_true",
+                   help="if another batch is writing the results folder, wait for it instead of stopping (make WAIT=1)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -99,16 +117,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_protocol(args.protocol)
             if args.layout is not None:
                 choice("table layout", args.layout, LAYOUTS)
+            _check_report_input(args)
             return _report(args, table=args.command == "table", plots=args.command == "plot")
         return _run(args)
-    except UsageError as exc:
+    except (UsageError, ChangedRunsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ResultsBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return BUSY_EXIT
     except StorageError as exc:
         print(f"error: {exc}\nStopped. Every file is written to a temporary name and renamed, so no result, trace "
               "or table was left half-written; fix the folder (free space, permissions) and run the same command "
               "again: finished runs are skipped.", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("stopped; the same command resumes (finished runs are kept and skipped, weight-sharing runs continue "
+              "from their last epoch)", file=sys.stderr)
+        return INTERRUPTED_EXIT
 
 
 def _int(what: str, raw: str | None, minimum: int) -> int | None:
@@ -126,9 +152,12 @@ def _run(args: argparse.Namespace) -> int:
     workers = _int("number of workers", args.workers, 0)
     chunk = _int("chunk size", args.chunk, 1)
     options = parse_options(args.options)
-    if args.device:
-        options["device"] = _device(args.device, remote=bool(getattr(args, "scheduler", None)
-                                                          or os.environ.get(SCHEDULER_ENV)))
+    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
+    if scheduler:
+        check_scheduler(scheduler)
+    device = args.device or options.get("device")
+    if device:
+        options["device"] = _device(device, remote=bool(scheduler))
     plan = dict(bench=args.bench, substitutes=_split(args.substitute), master_seed=master, runs=runs,
                 ws_runs=ws_runs, options=options, batch=batch, smoke=args.smoke)
     sweep = None
@@ -141,20 +170,23 @@ def _run(args: argparse.Namespace) -> int:
         specs, notes = plan_runs(algo_names, datasets, seeds, args.protocol, results=args.results,
                                  overrides=args.overrides, **plan)
     _loud(notes)
-    if len(specs) == 1 and not args.scheduler and sweep is None:
-        summary = _run_one(specs[0], progress=not args.no_progress)
-    else:
-        summary = run_batch(specs, scheduler=args.scheduler, workers=workers, gpu=args.gpu, chunk=chunk,
-                            progress=not args.no_progress,
-                            summary_dir=sweep.root / sweep.protocol if sweep else summary_dir_for(specs))
-    _print_outcome(specs, summary)
-    if sweep is not None and not args.no_report:
-        from runners.sweep import write_sweep
+    check_writable(Path(args.results))
+    with results_lock(Path(args.results), wait=args.wait, log=_say):
+        if len(specs) == 1 and not args.scheduler and sweep is None:
+            summary = _run_one(specs[0], progress=not args.no_progress, redo_changed=args.redo_changed)
+        else:
+            summary = run_batch(specs, scheduler=args.scheduler, workers=workers, gpu=args.gpu, chunk=chunk,
+                                progress=not args.no_progress,
+                                summary_dir=sweep.root / sweep.protocol if sweep else summary_dir_for(specs),
+                                redo_changed=args.redo_changed, wait=args.wait, log=_say)
+        _print_outcome(specs, summary)
+        if sweep is not None and not args.no_report:
+            from runners.sweep import write_sweep
 
-        paths = write_sweep(sweep, args.bench, command=specs[0].command if specs else "")
-        print(f"sweep: {paths[0]} (also {', '.join(p.name for p in paths[1:])})")
-    elif not args.no_report:
-        _report(args, table=True, plots=True)
+            paths = write_sweep(sweep, args.bench, command=specs[0].command if specs else "")
+            print(f"sweep: {paths[0]} (also {', '.join(p.name for p in paths[1:])})")
+        elif not args.no_report:
+            _report(args, table=True, plots=True)
     if any(n.startswith("NOTE") for n in notes):
         print("reminder: these runs used substitutes for figures the benchmark source lacks (see the NOTE above, "
               "config.json and the table's footer)", file=sys.stderr)
@@ -168,9 +200,15 @@ def _loud(notes: list[str]) -> None:
         print(f"{bar}\n{n}\n{bar}" if n.startswith("NOTE") else n, file=sys.stderr)
 
 
-def _run_one(spec: RunSpec, progress: bool) -> BatchSummary:
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _run_one(spec: RunSpec, progress: bool, redo_changed: bool = False) -> BatchSummary:
     """One run in this process, with a progress bar for long (weight-sharing) searches."""
     check_writable(Path(spec.results))
+    for note in plan_reuse([spec], redo_changed).notes():  # may stop here: the run was made with other settings
+        _say(note)
     if spec.seed_origin.get("how") == "drawn":
         print(f"seed -1: drew seed {spec.seed} (recorded in config.json; to resume this run after an interruption, "
               f"run again with SEED={spec.seed})", file=sys.stderr)
@@ -212,13 +250,31 @@ def _print_outcome(specs: list[RunSpec], summary: BatchSummary) -> None:
         print(f"batch summary: {summary.summary_file}")
 
 
+def _check_report_input(args: argparse.Namespace) -> None:
+    """``table``/``plot``: the results folder and the protocol's runs must exist (a typo must not create a folder
+    and an empty table), and ``--bench`` must load, before anything is written."""
+    results = Path(args.results)
+    if not results.is_dir():
+        raise UsageError(f"results folder {str(results)!r} does not exist; valid: a folder that batches wrote runs "
+                         f"into (default {DEFAULT_RESULTS})")
+    if not protocol_dir(results, args.protocol).is_dir():
+        present = [p for p in PROTOCOLS if protocol_dir(results, p).is_dir()]
+        raise UsageError(f"results folder {str(results)!r} has no {args.protocol} runs; protocols with runs there: "
+                         f"{', '.join(present) or 'none'}")
+    if args.bench is not None:
+        resolve_bench(args.bench)
+
+
 def _report(args: argparse.Namespace, table: bool, plots: bool) -> int:
-    """Table and/or plots from one reading of the runs, their traces and the reference benchmark."""
+    """Table and/or plots from one reading of the runs, their traces and the reference benchmark; runs left out of
+    them (damaged, or of other settings than their row's) are named on stderr."""
     from runners.collect import load_report
     from runners.plots import write_plots
     from runners.table import write_table
 
     report = load_report(Path(args.results), args.protocol, args.bench, getattr(args, "layout", None))
+    for note in report.left_out:
+        _say(f"warning: {note}")
     if table:
         paths = write_table(report)
         print(f"table: {paths[0]} (also {', '.join(p.name for p in paths[1:])})")

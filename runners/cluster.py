@@ -40,6 +40,28 @@ GPU_LIST_ENV = "NB201_WORKER_GPUS"
 WORKER_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "500ms",
                  "distributed.admin.system-monitor.interval": "5s"}
 PROFILER_CALLBACKS = ("profile", "profile-cycle")
+#: Seconds to wait for a given scheduler to answer before saying it cannot be reached (dask's default is 30 s).
+CONNECT_TIMEOUT_S = 5.0
+#: Address schemes of a dask scheduler.
+SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def check_scheduler(address: str) -> str:
+    """A scheduler address as dask takes it, ``[SCHEME://]HOST:PORT``, checked by its form (nothing is contacted);
+    a bad one raises `UsageError` naming the valid form."""
+    from urllib.parse import urlsplit
+
+    text = address.strip()
+    parts = urlsplit(text if "://" in text else f"tcp://{text}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in SCHEMES or not parts.hostname or port is None or not 0 < port < 65536 or \
+            parts.path not in ("", "/"):
+        _usage(f"invalid dask scheduler address {address!r}; valid: [SCHEME://]HOST:PORT with SCHEME one of "
+               f"{', '.join(SCHEMES)} (e.g. tcp://127.0.0.1:8786, as `dask scheduler` prints it)")
+    return text
 
 
 def visible_gpus() -> list[str]:
@@ -62,7 +84,14 @@ def open_client(*, scheduler: str | None = None, workers: int | None = None, gpu
 
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if scheduler:
-        client = Client(scheduler)
+        check_scheduler(scheduler)
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            _usage(f"cannot reach the dask scheduler {scheduler!r} within {CONNECT_TIMEOUT_S:g} s "
+                   f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'}); start it "
+                   "(`dask scheduler`) or check the address, or leave --scheduler / SCHEDULER empty for a local "
+                   "cluster")
         try:
             client.register_plugin(_no_profiler(), name="nb201-no-profiler")  # also on workers that join later
             if gpu:
@@ -105,12 +134,17 @@ def dask_setup(worker: Any) -> None:
     On Linux, ask the kernel to SIGKILL this worker process when the process that started it (the driver, where the
     nannies live) dies: `distributed`'s own watch on its parent is a Python thread, which cannot run while the
     interpreter is stuck (a worker left behind, its event loop blocked in a BOHB run, was seen on this machine).
-    On a GPU cluster, keep only this worker's GPU visible (before anything in the process touches CUDA)."""
+    On a GPU cluster, keep only this worker's GPU visible (before anything in the process touches CUDA).
+
+    Ctrl-C in a terminal interrupts the whole process group, workers included: a worker ignores it (each would
+    print a KeyboardInterrupt traceback); the driver stops the batch and closes its cluster, saying so in one line."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     pin_gpu(worker.name)
     if not sys.platform.startswith("linux"):
         return
     import ctypes
-    import signal
 
     parent = os.getppid()
     pr_set_pdeathsig = 1
@@ -200,5 +234,5 @@ def wait_all(client: Any, futures: dict[str, tuple[Any, T]], on_done: Callable[[
         raise
 
 
-__all__ = ["GPU_LIST_ENV", "SCHEDULER_ENV", "WORKER_CONFIG", "dask_setup", "gpu_slot", "num_workers", "open_client", "pin_gpu",
+__all__ = ["CONNECT_TIMEOUT_S", "GPU_LIST_ENV", "SCHEDULER_ENV", "check_scheduler", "WORKER_CONFIG", "dask_setup", "gpu_slot", "num_workers", "open_client", "pin_gpu",
            "visible_gpus", "wait_all", "worker_resources"]

@@ -1,8 +1,12 @@
 """Finished runs of a protocol as data frames, grouped into the rows tables and plots show, and the benchmark
 figures they are compared with.
 
-Only folders with ``result.json`` are read: an unfinished or failed run never counts. A `Report` reads the runs,
-their traces and the reference benchmark once, for every table and figure written from them.
+Only whole finished runs are read (`runners.layout.check_run`): an unfinished or failed run never counts, and a
+damaged one (a truncated ``result.json``, a missing or changed ``trace.csv``, a run of another protocol copied in)
+is left out with a note naming it. Runs pooled into one row (an algorithm on a search dataset) must share their
+fingerprint but for the seed (`runners.identity.group_differences`); a row whose runs differ is left out with a
+note saying in what, never averaged. A `Report` reads the runs, their traces and the reference benchmark once, for
+every table and figure written from them.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import pandas as pd
 import algos
 from algos.base import LAYOUTS, PROTOCOL_SPECS
 from bench import REPORTED_SPLITS, SEARCH_DATASETS, SUBSTITUTES, Benchmark, TableError, reported_metric
-from runners.layout import CONFIG, TRACE, iter_finished, read_json
+from bench.sources import is_default
+from runners.identity import SHOWN, group_differences
+from runners.layout import CONFIG, TRACE, RunCheck, read_json, scan_runs
 
 #: NAS-Bench-201's ResNet reference cell.
 RESNET_INDEX = 11472
@@ -27,12 +33,56 @@ SPLITS = REPORTED_SPLITS
 DISPLAY = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet-16-120"}
 
 
+@dataclass
+class Collected:
+    """The runs a table or a plot may use, and one note per run or row left out (naming it and why)."""
+
+    runs: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    #: (folder, why) of every damaged run.
+    damaged: list[tuple[str, str]] = field(default_factory=list)
+    #: ((algo, dataset), differences) of every row left out because its runs differ.
+    mixed: list[tuple[tuple[str, str], list[str]]] = field(default_factory=list)
+
+
+def collect_verified(results: Path, protocol: str) -> Collected:
+    """Every whole finished run of a protocol (`collect_runs`' columns plus ``fingerprint``), less the rows whose
+    runs differ in anything but the seed; the damaged runs and the rows left out are in ``notes``."""
+    checks = list(scan_runs(results, protocol))
+    damaged = [(str(c.folder), c.reason) for c in checks if c.damaged]
+    runs = _frame([c for c in checks if c.finished])
+    mixed = []
+    keep = np.ones(len(runs), dtype=bool)
+    for (algo, dataset), group in runs.groupby(["algo", "dataset"], sort=False):
+        diffs = group_differences(list(group["fingerprint"]))
+        if diffs:
+            mixed.append(((algo, dataset), diffs))
+            keep[runs.index.get_indexer(group.index)] = False
+    notes = []
+    if damaged:
+        notes.append(f"{len(damaged)} damaged run{'s' if len(damaged) != 1 else ''} left out (the next batch that "
+                     "plans them redoes them): " + "; ".join(f"{f}: {why}" for f, why in damaged[:SHOWN])
+                     + (f"; and {len(damaged) - SHOWN} more" if len(damaged) > SHOWN else ""))
+    for (algo, dataset), diffs in mixed:
+        n = int(((runs["algo"] == algo) & (runs["dataset"] == dataset)).sum())
+        notes.append(f"{algo} searched on {dataset}: its {n} runs were made with different settings, so they are "
+                     f"not pooled and left out ({'; '.join(diffs)}); redo the odd ones (--redo-changed) or move them "
+                     "to another results folder")
+    return Collected(runs[keep].reset_index(drop=True), notes, damaged, mixed)
+
+
 def collect_runs(results: Path, protocol: str) -> pd.DataFrame:
-    """One row per finished run: algo, kind, dataset (searched), seed, index, arch, ``{D}_{split}`` for the three
-    datasets (NaN where the source lacks the figure), source, requested source, substitutes used, overrides and
-    the simulated budget (query-only runs)."""
+    """One row per whole finished run that may be pooled with its row's others (`collect_verified`): algo, kind,
+    dataset (searched), seed, index, arch, ``{D}_{split}`` for the three datasets (NaN where the source lacks the
+    figure), source, requested source, substitutes used, overrides, the simulated budget (query-only runs) and the
+    run's fingerprint."""
+    return collect_verified(results, protocol).runs
+
+
+def _frame(checks: list[RunCheck]) -> pd.DataFrame:
     rows = []
-    for folder, res in iter_finished(results, protocol):
+    for check in checks:
+        folder, res = check.folder, check.result
         try:
             cfg = read_json(folder / CONFIG)
         except (OSError, ValueError):
@@ -44,7 +94,8 @@ def collect_runs(results: Path, protocol: str) -> pd.DataFrame:
                                "seed": res["seed"], "index": res["index"], "arch": res["arch"],
                                "source": res.get("source"), "requested": requested,
                                "substitutes": ",".join(res.get("substitutes_used") or ()), "overrides": overrides,
-                               "budget": np.nan if budget is None else float(budget), "folder": str(folder)}
+                               "budget": np.nan if budget is None else float(budget), "folder": str(folder),
+                               "fingerprint": res["fingerprint"]}
         for d in SEARCH_DATASETS:
             rep = res.get("reported", {}).get(d, {})
             for split in SPLITS:
@@ -52,7 +103,7 @@ def collect_runs(results: Path, protocol: str) -> pd.DataFrame:
                 row[f"{d}_{split}"] = np.nan if v is None else float(v)
         rows.append(row)
     cols = ["algo", "kind", "dataset", "seed", "index", "arch", "source", "requested", "substitutes", "overrides",
-            "budget", "folder"]
+            "budget", "folder", "fingerprint"]
     cols += [f"{d}_{s}" for d in SEARCH_DATASETS for s in SPLITS]
     return pd.DataFrame(rows, columns=cols)
 
@@ -99,13 +150,14 @@ def reference(runs: pd.DataFrame, bench: str | None = None) -> Reference:
         if len(counts) > 1:
             notes.append("runs used several benchmark sources (" + ", ".join(f"{k}: {v} runs" for k, v in
                          counts.items()) + f"); reference rows use {bench}")
-    source = None if bench in (None, "default", "embedded") else bench
+    source = None if is_default(bench) else bench
     try:
         from runners.run import load_bench  # one copy per process, shared with the runs
 
         b = load_bench(source)
     except (TableError, OSError) as exc:
-        notes.append(f"the benchmark source {bench!r} could not be loaded ({exc}); reference figures are n/a")
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        notes.append(f"the benchmark source {bench!r} could not be loaded ({first}); reference figures are n/a")
         return Reference(None, bench, notes)
     return Reference(b, b.source, notes)
 
@@ -209,6 +261,8 @@ class Report:
     ref: Reference
     layout: str
     groups: list[Group]
+    #: One line per run or row left out (damaged, or pooled with runs of other settings), naming it and why.
+    left_out: list[str] = field(default_factory=list)
     _traces: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def trace(self, folder: str) -> pd.DataFrame:
@@ -221,6 +275,8 @@ class Report:
 def load_report(results: Path, protocol: str, bench: str | None = None, layout: str | None = None) -> Report:
     """Read everything tables and plots need from ``results``: the finished runs of ``protocol``, grouped in
     ``layout`` (default: the protocol's), and the reference benchmark (``bench``, else the one the runs used)."""
-    runs = collect_runs(results, protocol)
+    collected = collect_verified(results, protocol)
+    runs = collected.runs
     layout = layout or PROTOCOL_SPECS[protocol].layout
-    return Report(Path(results), protocol, runs, reference(runs, bench), layout, group_runs(runs, protocol, layout))
+    return Report(Path(results), protocol, runs, reference(runs, bench), layout, group_runs(runs, protocol, layout),
+                  collected.notes)

@@ -4,15 +4,22 @@
 (written last: its presence marks the run as finished), or ``error.txt`` when the run raised. Every file is written
 to a temporary name in the same folder and renamed over the target, so a reader sees the old file or the new one,
 never half of one; a folder without ``result.json`` is an unfinished run and is never read as a result.
+
+A finished run is whole or it is not a result: ``result.json`` holds the SHA-256 of the run's other files
+(``files``), and `check_run` reads a run as finished only when ``result.json`` parses, has every field, belongs
+where it lies (its protocol, dataset, algorithm and seed are the folder's) and every file matches its checksum.
+Anything else is *damaged*: tables and plots report and skip it, and the next batch redoes it.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +43,98 @@ def protocol_dir(results: Path, protocol: str) -> Path:
     return Path(results) / protocol
 
 
+#: Fields every ``result.json`` has; one without them is damaged, not a result.
+RESULT_FIELDS = ("status", "algo", "kind", "protocol", "dataset", "seed", "arch", "index", "reported", "source",
+                 "substitutes_used", "fingerprint", "files")
+#: The files of a run that its ``result.json`` holds the checksums of (``state/`` is the searcher's, not a result).
+CHECKED_FILES = (CONFIG, TRACE)
+
+
 def is_finished(folder: Path) -> bool:
-    """Whether ``result.json`` is there and readable (only a finished run writes it, last)."""
-    return read_result(folder) is not None
+    """Whether the run in ``folder`` is finished and whole (`check_run`)."""
+    return check_run(folder).finished
 
 
 def read_result(folder: Path) -> dict[str, Any] | None:
-    """The run's ``result.json``, or None while the run is unfinished (or the file is damaged)."""
+    """The run's ``result.json`` as written, or None while the run is unfinished (or the file is unreadable); see
+    `check_run` for whether the run is whole."""
     try:
         res = read_json(Path(folder) / RESULT)
     except (OSError, ValueError):
         return None
     return res if isinstance(res, dict) and res.get("status") == "finished" else None
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def checksums(folder: Path, names: tuple[str, ...] = CHECKED_FILES) -> dict[str, str]:
+    """SHA-256 of each named file of a run folder (what ``result.json`` records under ``files``)."""
+    return {name: file_sha256(Path(folder) / name) for name in names}
+
+
+@dataclass(frozen=True)
+class RunCheck:
+    """What a run folder holds: ``finished`` (whole), ``unfinished`` (no ``result.json``: running, killed or
+    failed) or ``damaged`` (a ``result.json`` that cannot be trusted, ``reason`` says why)."""
+
+    folder: Path
+    status: str
+    reason: str = ""
+    result: dict[str, Any] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
+
+    @property
+    def damaged(self) -> bool:
+        return self.status == "damaged"
+
+
+def check_run(folder: Path) -> RunCheck:
+    """Read and verify a run folder (see the module docstring); never raises for what is in the folder."""
+    folder = Path(folder)
+
+    def damaged(reason: str) -> RunCheck:
+        return RunCheck(folder, "damaged", reason)
+
+    try:
+        res = read_json(folder / RESULT)
+    except FileNotFoundError:
+        return RunCheck(folder, "unfinished")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        return damaged(f"{RESULT} cannot be read ({type(exc).__name__}; truncated?)")
+    if not isinstance(res, dict) or res.get("status") != "finished":
+        return damaged(f"{RESULT} is not a finished run's record")
+    missing = [k for k in RESULT_FIELDS if k not in res]
+    if "files" in missing or "fingerprint" in missing:
+        return damaged(f"{RESULT} has no fingerprint or checksums (written by an older harness)")
+    if missing:
+        return damaged(f"{RESULT} lacks {', '.join(missing)}")
+    where = tuple(folder.parts[-4:])
+    says = (str(res["protocol"]), str(res["dataset"]), str(res["algo"]), f"seed-{res['seed']}")
+    if where != says:
+        return damaged(f"{RESULT} is a {says[0]} run of {says[2]} on {says[1]} with seed {res['seed']}, but its "
+                       f"folder is {'/'.join(where)} (copied or moved?)")
+    files = res["files"]
+    if not isinstance(files, dict):
+        return damaged(f"{RESULT} has no checksums")
+    for name, digest in files.items():
+        try:
+            actual = file_sha256(folder / name)
+        except FileNotFoundError:
+            return damaged(f"{name} is missing")
+        except OSError as exc:
+            return damaged(f"{name} cannot be read ({exc.strerror or exc})")
+        if actual != digest:
+            return damaged(f"{name} does not match its checksum in {RESULT} (changed or damaged)")
+    return RunCheck(folder, "finished", result=res)
 
 
 # --- atomic writes -------------------------------------------------------------------------------------------
@@ -146,12 +233,11 @@ def save_figure(fig: Any, stem: Path) -> list[Path]:
 
 
 # --- reading finished runs -----------------------------------------------------------------------------------
-def iter_finished(results: Path, protocol: str) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """(folder, result.json) of every finished run of a protocol, in a stable order."""
+def scan_runs(results: Path, protocol: str) -> Iterator[RunCheck]:
+    """`check_run` of every run folder of a protocol that has a ``result.json`` (finished or damaged), in a stable
+    order; unfinished runs (no ``result.json``) are left out."""
     base = protocol_dir(results, protocol)
     if not base.is_dir():
         return
     for path in sorted(base.glob(f"*/*/seed-*/{RESULT}")):
-        res = read_result(path.parent)
-        if res is not None:
-            yield path.parent, res
+        yield check_run(path.parent)

@@ -7,17 +7,17 @@ with status 2), before any searcher runs.
 from __future__ import annotations
 
 import dataclasses
-import shlex
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import algos
-from algos.base import PROTOCOL_SPECS, PROTOCOLS, Searcher, parse_assignments
+from algos.base import PROTOCOL_SPECS, PROTOCOLS, Searcher, parse_assignments, parse_count, parse_runner_options
 from bench import SEARCH_DATASETS, Benchmark, TableError, check_substitutes
-from runners.run import RunSpec, load_bench
+from bench.sources import is_default
+from runners.lock import command_line
+from runners.run import RunSpec, load_bench, spec_fingerprint
 from runners.seeds import (
     DEFAULT_MASTER_SEED,
     DERIVED_HIGH,
@@ -77,12 +77,9 @@ def check_seed(raw: str | int) -> int:
 
 def check_count(what: str, raw: str | int, minimum: int = 1) -> int:
     try:
-        n = int(raw)
-    except (TypeError, ValueError):
-        raise UsageError(f"invalid {what} {raw!r}; valid: an integer >= {minimum}") from None
-    if n < minimum:
-        raise UsageError(f"invalid {what} {n}; valid: an integer >= {minimum}")
-    return n
+        return parse_count(what, raw, minimum)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def resolve_algo(name: str, protocol: str, overrides: dict[str, str] | None = None) -> Algo:
@@ -122,33 +119,18 @@ def parse_overrides(items: Sequence[str] | None) -> dict[str, str]:
 
 
 def parse_options(items: Sequence[str] | None) -> dict[str, Any]:
-    """``key=value`` runner options for `SearchContext.options`; numbers become numbers, the rest stay strings."""
-    out: dict[str, Any] = {}
-    for key, raw in parse_overrides(items).items():
-        value: Any = raw
-        for cast in (int, float):
-            try:
-                value = cast(raw)
-                break
-            except ValueError:
-                continue
-        out[key] = value
-    return out
-
-
-def invocation() -> str:
-    """The command line of this process as a user would retype it (``python -m runners ...``, not
-    ``__main__.py ...``), for the record."""
-    if not sys.argv:
-        return ""
-    first = Path(sys.argv[0])
-    head = ["python", "-m", first.parent.name] if first.name == "__main__.py" else [first.name]
-    return shlex.join([*head, *sys.argv[1:]])
+    """``key=value`` runner options for `SearchContext.options`, each checked against `algos.base.RUNNER_OPTIONS`
+    (an unknown key or a bad value is a `UsageError` naming the valid ones)."""
+    try:
+        return parse_runner_options(parse_overrides(items))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def resolve_bench(source: str | None) -> tuple[str | None, Benchmark]:
-    """Load the source once here (building its cache before workers need it); None means the embedded default."""
-    if source in (None, "", "default", "embedded"):
+    """Load the source once here (building its cache before workers need it); None means the embedded default
+    (so do '', 'default' and 'embedded', as for ``python -m bench``)."""
+    if is_default(source):
         source = None
     elif not Path(source).exists():
         raise UsageError(f"benchmark source {source!r} does not exist; valid: 'default' (the embedded default), "
@@ -224,7 +206,7 @@ def plan_runs(algo_names: Sequence[str], datasets: Sequence[str] | None, seeds: 
     notes = []
     if source is None and not substitutes:
         notes.append("NOTE: " + DEFAULT_SOURCE_NOTE)
-    command = invocation()
+    command = command_line()
     specs: list[RunSpec] = []
     for a in chosen:
         for d in dict.fromkeys(datasets):
@@ -236,6 +218,8 @@ def plan_runs(algo_names: Sequence[str], datasets: Sequence[str] | None, seeds: 
                                          substitutes_note=note, overrides={**shrink[a.name], **sets},
                                          seed_origin=origin,
                                          options=dict(options or {}), command=command))
+    for spec in specs:  # what each run will record, and what a finished run must match to be reused
+        spec.fingerprint = spec_fingerprint(spec)
     default = PROTOCOL_SPECS[protocol].search_datasets
     other = [d for d in dict.fromkeys(datasets) if d not in default]
     if other:

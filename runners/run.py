@@ -1,8 +1,10 @@
 """One run: a searcher, a dataset, a seed, a protocol -> one finished folder (or an ``error.txt`` saying why not).
 
 The order of writes is what makes a batch safe to kill and re-run: ``config.json`` first (what is being run),
-then ``trace.csv``, then ``result.json`` last. A folder with ``result.json`` is finished and skipped next time; one
-without is redone (a weight-sharing searcher resumes from the checkpoints in its ``state/`` sub-folder).
+then ``trace.csv``, then ``result.json`` last, holding the checksums of the other two and the run's fingerprint
+(`runners.identity`). A whole finished run with the same fingerprint is skipped next time; one without
+``result.json`` is redone (a weight-sharing searcher resumes from the checkpoints in its ``state/`` sub-folder),
+and so is a damaged one. Which runs a batch may redo is decided before it starts (`runners.identity.plan_reuse`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import dataclasses
 import importlib
 import os
 import platform
+import shutil
 import socket
 import sys
 import time
@@ -27,6 +30,8 @@ import numpy as np
 
 from algos.base import SearchContext, Searcher
 from bench import SEARCH_DATASETS, Benchmark
+from bench.atomic import remove_stale_temporaries
+from runners.identity import describe, differences, fingerprint, same, started_fingerprint
 from runners.layout import (
     CONFIG,
     ERROR,
@@ -34,7 +39,8 @@ from runners.layout import (
     STATE,
     TRACE,
     StorageError,
-    is_finished,
+    check_run,
+    checksums,
     run_dir,
     write_atomic,
     write_frame,
@@ -74,6 +80,8 @@ class RunSpec:
     options: dict[str, Any] = field(default_factory=dict)
     #: The command line that asked for the run, for the record.
     command: str = ""
+    #: What decides the run's result (`runners.identity.fingerprint`), computed when the run is planned.
+    fingerprint: dict[str, Any] | None = None
 
     @property
     def folder(self) -> Path:
@@ -143,14 +151,27 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def spec_fingerprint(spec: RunSpec) -> dict[str, Any]:
+    """The fingerprint of a planned run, from its searcher's resolved Config and its benchmark (both loaded once
+    per process)."""
+    cls = load_searcher(spec.module)
+    return fingerprint(algo=spec.algo, protocol=spec.protocol, dataset=spec.dataset, seed=spec.seed,
+                       bench=load_bench(spec.bench), substitutes=spec.substitutes,
+                       config=cls.preset(spec.protocol, spec.overrides), options=spec.options)
+
+
 # --- running -------------------------------------------------------------------------------------------------
 def execute(spec: RunSpec, progress: Callable[[float, float], None] | None = None) -> RunStatus:
-    """Run ``spec`` unless it is finished; a run that raises leaves its traceback in ``error.txt``.
+    """Run ``spec`` unless it is finished, whole and of the same fingerprint; a run that raises leaves its traceback
+    in ``error.txt``. Anything else in the folder is redone: whoever called this decided so (`plan_reuse`).
 
     A results folder that cannot be written (`StorageError`: disk full, read-only) is not the run's fault and would
     fail every later run the same way: it propagates, so that the batch stops with one clear error."""
     folder = spec.folder
-    if is_finished(folder):
+    if spec.fingerprint is None:
+        spec = dataclasses.replace(spec, fingerprint=spec_fingerprint(spec))
+    check = check_run(folder)
+    if check.finished and same(check.result["fingerprint"], spec.fingerprint):
         return RunStatus(spec.algo, spec.dataset, spec.seed, str(folder), "skipped")
     t0 = time.perf_counter()
     try:
@@ -176,12 +197,19 @@ def _execute(spec: RunSpec, folder: Path, progress: Callable[[float, float], Non
     cls = load_searcher(spec.module)
     config = cls.preset(spec.protocol, spec.overrides)
     bench = load_bench(spec.bench)
+    fp = spec_fingerprint(spec)
+    if spec.fingerprint is not None and not same(spec.fingerprint, fp):
+        changed = "; ".join(describe(d, spec.fingerprint, fp, "when planned", "here")
+                            for d in differences(spec.fingerprint, fp))
+        raise RuntimeError(f"this run's settings changed between planning and running ({changed}); was the "
+                           "benchmark file replaced? Run the batch again")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _clear_stale(folder)
+        _clear_stale(folder, fp)
     except OSError as exc:
         raise StorageError(folder, exc, "create the run folder") from exc
     record = _config_record(spec, cls, config, bench)
+    record["fingerprint"] = fp
     write_json(folder / CONFIG, record)
     state = None
     if cls.kind != "query":
@@ -198,15 +226,25 @@ def _execute(spec: RunSpec, folder: Path, progress: Callable[[float, float], Non
     write_frame(folder / TRACE, frame)
     record.update(substitutes_used=used, info=result.info)
     write_json(folder / CONFIG, record)
-    write_json(folder / RESULT, _result_record(spec, cls, result.arch, frame, bench, used, wall))
+    write_json(folder / RESULT, {**_result_record(spec, cls, result.arch, frame, bench, used, wall),
+                                 "fingerprint": fp, "files": checksums(folder)})
 
 
-def _clear_stale(folder: Path) -> None:
-    """Remove what an interrupted attempt left (never ``state/``: a searcher resumes from it)."""
-    for name in (TRACE, ERROR, RESULT):  # a damaged result.json counts as unfinished
+def _clear_stale(folder: Path, fp: dict[str, Any]) -> None:
+    """Remove what an earlier attempt left: its trace, error and (damaged or other-settings) result, the temporary
+    files of a process that died, and ``state/`` only when another setting wrote it (a searcher resumes from it).
+    The batch holds the results folder's lock, so nothing here is another live process's."""
+    if has_other_state(folder, fp):
+        shutil.rmtree(folder / STATE)
+    for name in (TRACE, ERROR, RESULT):
         (folder / name).unlink(missing_ok=True)
-    for tmp in folder.glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
+    remove_stale_temporaries(folder)
+
+
+def has_other_state(folder: Path, fp: dict[str, Any]) -> bool:
+    """Whether ``state/`` holds a checkpoint of a run with other settings than ``fp`` (its ``config.json`` says)."""
+    old = started_fingerprint(folder)
+    return (folder / STATE).is_dir() and old is not None and not same(old, fp)
 
 
 def substitutes_used(info: dict[str, Any]) -> list[str]:

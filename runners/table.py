@@ -265,6 +265,7 @@ def build_table(report: Report) -> SummaryTable:
         table.extra.append("Substitutes used (figures the source lacks, replaced as documented): " + "; ".join(subs))
     else:
         table.extra.append("Substitutes used: none.")
+    table.extra += [f"Left out: {n}" for n in report.left_out]
     return table
 
 

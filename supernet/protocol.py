@@ -30,6 +30,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from algos.base import is_int, is_number, require
+
 #: Algorithms whose settings live here (command-line names).
 ALGORITHMS = ("darts-v1", "darts-v2", "gdas", "setn", "enas", "random-nas")
 PROTOCOLS = ("nb201", "nats")
@@ -90,19 +92,19 @@ class OneShotConfig:
         if self.size not in ("protocol", "smoke"):
             raise ValueError(f"size {self.size!r} is unknown; valid: protocol, smoke")
         for name in ("epochs", "batch_size", "test_batch_size", "channels", "cells", "candidates"):
-            _require(name, getattr(self, name), "a positive integer", lambda v: _is_int(v) and v >= 1)
+            require(name, getattr(self, name), "a positive integer", lambda v: is_int(v) and v >= 1)
         for name in ("steps_per_epoch", "valid_batches", "t_max"):
-            _require(name, getattr(self, name), "None or a positive integer",
-                     lambda v: v is None or (_is_int(v) and v >= 1))
+            require(name, getattr(self, name), "None or a positive integer",
+                     lambda v: v is None or (is_int(v) and v >= 1))
         for name in ("lr", "arch_lr", "arch_eps"):
-            _require(name, getattr(self, name), "a number > 0", lambda v: _is_num(v) and v > 0)
+            require(name, getattr(self, name), "a number > 0", lambda v: is_number(v) and v > 0)
         for name in ("eta_min", "weight_decay", "arch_weight_decay"):
-            _require(name, getattr(self, name), "a number >= 0", lambda v: _is_num(v) and v >= 0)
-        _require("momentum", self.momentum, "a number in [0, 1)", lambda v: _is_num(v) and 0 <= v < 1)
-        _require("grad_clip", self.grad_clip, "None or a number > 0", lambda v: v is None or (_is_num(v) and v > 0))
-        _require("arch_betas", self.arch_betas, "two numbers in [0, 1)",
-                 lambda v: len(v) == 2 and all(_is_num(b) and 0 <= b < 1 for b in v))
-        _require("conv_bias", self.conv_bias, "never, if-not-affine", lambda v: v in ("never", "if-not-affine"))
+            require(name, getattr(self, name), "a number >= 0", lambda v: is_number(v) and v >= 0)
+        require("momentum", self.momentum, "a number in [0, 1)", lambda v: is_number(v) and 0 <= v < 1)
+        require("grad_clip", self.grad_clip, "None or a number > 0", lambda v: v is None or (is_number(v) and v > 0))
+        require("arch_betas", self.arch_betas, "two numbers in [0, 1)",
+                 lambda v: len(v) == 2 and all(is_number(b) and 0 <= b < 1 for b in v))
+        require("conv_bias", self.conv_bias, "never, if-not-affine", lambda v: v in ("never", "if-not-affine"))
 
     @property
     def cosine_t_max(self) -> int:
@@ -114,19 +116,6 @@ class OneShotConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _require(name: str, value: Any, valid: str, ok: Any) -> None:
-    if not ok(value):
-        raise ValueError(f"setting {name}={value!r} is invalid; valid: {valid}")
 
 
 def cosine_lr(epoch: int, base_lr: float, eta_min: float, t_max: int) -> float:

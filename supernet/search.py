@@ -62,6 +62,7 @@ epoch_seconds (only the two *_seconds columns differ between a resumed and an un
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -137,6 +138,8 @@ class OneShotRun:
     optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
     meters: dict[str, Meter] = field(default_factory=dict)
     resumed_from: int | None = None
+    #: What resuming found wrong with the checkpoints (a damaged one, a fall-back, a fresh start), for the record.
+    checkpoint_notes: list[str] = field(default_factory=list)
 
     # --- extra trained parts (ENAS' controller) ---------------------------------------------------------------
     def add_module(self, name: str, module: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
@@ -283,11 +286,15 @@ class OneShotRun:
             "best": self.best,
         })
 
+    def _checkpoint_note(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+        self.checkpoint_notes.append(message)
+
     def restore(self) -> bool:
         """Continue from the run folder's checkpoint if there is one; True when it did."""
         if self.ctx.run_dir is None:
             return False
-        saved = load_checkpoint(checkpoint_path(self.ctx.run_dir), self.identity())
+        saved = load_checkpoint(checkpoint_path(self.ctx.run_dir), self.identity(), report=self._checkpoint_note)
         if saved is None:
             return False
         self.network.load_state_dict(saved["network"])
@@ -384,6 +391,7 @@ class OneShotSearcher(Searcher):
             "protocol": cfg.protocol, "size": cfg.size, "config": cfg.as_dict(), "bn": int(cfg.track_running_stats),
             "device": describe_device(run.device), "seed": ctx.seed, "dataset": ctx.dataset,
             **run.data.describe(), "epochs_run": len(run.trace), "resumed_from_epoch": run.resumed_from,
+            "checkpoint_notes": run.checkpoint_notes,
             "best_valid_epoch": run.best, "alpha": None if not self.uses_alpha else run.alpha().detach().cpu().tolist(),
             **final,
         }

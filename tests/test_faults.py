@@ -75,13 +75,14 @@ def _wait_for_checkpoint(results: Path, proc: subprocess.Popen, log: Path, timeo
 
 
 def _runs(results: Path) -> dict[str, tuple[dict, pd.DataFrame]]:
-    """Every run's result (less its wall time and date) and trace (less wall-clock columns), by relative folder."""
+    """Every run's result (less its wall time, date and the checksums of files that record them) and trace (less
+    wall-clock columns), by relative folder."""
     out = {}
     for res_path in sorted((results / "nb201").glob(f"*/*/seed-*/{RESULT}")):
         f = res_path.parent
         res = read_result(f)
         assert res is not None, f"damaged result in {f}"
-        res = {k: v for k, v in res.items() if k not in ("wall_seconds", "finished_at")}
+        res = {k: v for k, v in res.items() if k not in ("wall_seconds", "finished_at", "files")}
         trace = pd.read_csv(f / TRACE)
         out[str(f.relative_to(results))] = (res, trace.drop(columns=[c for c in TIMES if c in trace]))
     return out

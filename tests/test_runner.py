@@ -12,6 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ import pytest
 import algos
 from algos.base import SearchContext, Searcher, SearchResult, Trace
 from bench import proxy_dataset
+from bench.atomic import temporary_name
 from runners.cli import main
 from runners.layout import CONFIG, ERROR, RESULT, STATE, TRACE
 from runners.plan import DEFAULT_SOURCE_SUBSTITUTES, UsageError, plan_runs, seeds_for
@@ -44,6 +46,10 @@ class ToyConfig:
     #: Weight-sharing toy: epochs, and an interruption (KeyboardInterrupt) after this epoch, once.
     epochs: int = 4
     interrupt_after: int = -1
+
+    #: The fault switches decide whether a run ends, not what a finished run found: not in its fingerprint, so a
+    #: re-run without them (the "bug fixed") reuses the runs that finished.
+    RESULT_NEUTRAL: ClassVar[tuple[str, ...]] = ("fail_seed", "crash_seed", "crash_marker", "interrupt_after")
 
 
 class _Interrupted(BaseException):
@@ -205,9 +211,14 @@ def test_folder_without_result_is_redone(toys: None, tmp_path: Path) -> None:
     f.mkdir(parents=True)
     (f / CONFIG).write_text("{}")
     (f / TRACE).write_text("time,index\n1.0,")  # half a file from a killed attempt
-    (f / ".trace.csv.abc.tmp").write_text("junk")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = temporary_name(f / TRACE, pid=dead.pid)  # what a killed writer leaves
+    left.write_text("junk")
+    busy = temporary_name(f / "notes.txt")  # a live process's file in the making: never another's to delete
+    busy.write_text("being written")
     assert run_cli("toy-query", "--seed", "5", "--results", str(tmp_path)) == 0
-    assert (f / RESULT).is_file() and not list(f.glob("*.tmp"))
+    assert (f / RESULT).is_file() and not left.exists() and busy.read_text() == "being written"
     assert len(pd.read_csv(f / TRACE)) == 20
 
 

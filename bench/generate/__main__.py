@@ -161,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # jobs checkpoint every epoch and write by rename
+        print("stopped; the same command resumes (finished jobs are kept, started ones continue from their last "
+              "epoch)", file=sys.stderr)
+        return 130
 
 
 def _dispatch(args: argparse.Namespace) -> int:

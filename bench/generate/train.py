@@ -41,7 +41,7 @@ from bench.generate.job import (
 )
 from bench.generate.protocol import setting
 from supernet import build_network, count_parameters
-from supernet.checkpoint import load_checkpoint, save_checkpoint
+from supernet.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from supernet.flops import flops
 from supernet.runtime import capture_rng, describe_device, pick_device, restore_rng
 
@@ -71,7 +71,7 @@ def train_job(job: Job, root: Path | str, *, stop_after: int | None = None, keep
     criterion = nn.CrossEntropyLoss()
     records = _empty_records(data)
     start = resumed_from = 0
-    state = load_checkpoint(folder / CHECKPOINT, {"job": job.identity()})
+    state = load_checkpoint(folder / CHECKPOINT, {"job": job.identity()}, report=log)
     if state is not None:
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -116,7 +116,7 @@ def train_job(job: Job, root: Path | str, *, stop_after: int | None = None, keep
     write_json(folder / RESULT, result)
     mark_done(folder)
     if not keep_checkpoint:
-        (folder / CHECKPOINT).unlink(missing_ok=True)
+        remove_checkpoint(folder / CHECKPOINT)
     return JobStatus(str(folder), "done", sched.epochs, time.perf_counter() - t_start)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.importers.nb201 import CURVE_SPLITS, check_curve_splits, collect, provenance
-from bench.table import Table, TableError
+from bench.table import Table, TableError, cause
 from search_space import NUM_ARCHS
 
 PACKAGE = "nats-bench"
@@ -50,7 +50,7 @@ def read_nats(path: str | os.PathLike, curve_splits: Collection[str] = CURVE_SPL
         if isinstance(exc, TableError):
             raise
         raise TableError(f"cannot read {str(path)!r} as a NATS-Bench topology source "
-                         f"({type(exc).__name__}: {exc})") from exc
+                         f"({cause(exc)})") from exc
 
 
 def _loaded_cells(api: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:

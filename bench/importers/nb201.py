@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.table import DATASETS, MODEL_FIELDS, Table, TableError, metric
+from bench.table import DATASETS, MODEL_FIELDS, Table, TableError, cause, metric
 from search_space import NUM_ARCHS, Arch
 
 PACKAGE = "nas-bench-201"
@@ -67,7 +67,7 @@ def read_nb201(path: str | os.PathLike, curve_splits: Collection[str] = CURVE_SP
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, AssertionError, KeyError, IndexError,
             ValueError, TypeError, AttributeError) as exc:
         raise TableError(f"cannot read {str(path)!r} as an official NAS-Bench-201 file "
-                         f"({type(exc).__name__}: {exc})") from exc
+                         f"({cause(exc)})") from exc
     info = provenance(path, "nb201", PACKAGE, _FILE_NAME, file_bytes=path.stat().st_size)
     cells = ((i, api.arch2infos_dict[i]) for i in sorted(api.arch2infos_dict))
     return collect(api.meta_archs, cells, info, curve_splits=curve_splits, source=str(path))
