@@ -61,11 +61,13 @@ def _figure(ncols: int):  # noqa: ANN202 - matplotlib types
     return plt, fig, axes[0]
 
 
-def _colors(groups: list[Group]) -> dict[str, object]:
+def _open(groups: list[Group]):  # noqa: ANN202 - matplotlib types
+    """A figure of a valid and a test panel, and one colour per group (a row of the table)."""
     import matplotlib
 
+    plt, fig, axes = _figure(2)
     cmap = matplotlib.colormaps["tab10"]
-    return {g.label: cmap(i % 10) for i, g in enumerate(groups)}
+    return plt, fig, axes, {g.label: cmap(i % 10) for i, g in enumerate(groups)}
 
 
 def _optimum_line(ax, ref: Reference, dataset: str, split: str) -> None:  # noqa: ANN001
@@ -126,8 +128,7 @@ def search_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
     traces = {f: report.trace(f) for g in groups for f in g.on(dataset)["folder"]}
     horizon = max(float(t["time"].iloc[-1]) for t in traces.values() if len(t))
     grid = np.linspace(0.0, horizon, GRID_POINTS)
-    colors = _colors(groups)
-    plt, fig, axes = _figure(2)
+    plt, fig, axes, colors = _open(groups)
     for ax, split in zip(axes, SPLITS, strict=True):
         drawn = False
         lows: list[float] = []
@@ -165,8 +166,7 @@ def sorted_finals(report: Report, dataset: str, stem: Path) -> list[Path]:
     groups = _query_groups(report, dataset)
     if not groups:
         return []
-    colors = _colors(groups)
-    plt, fig, axes = _figure(2)
+    plt, fig, axes, colors = _open(groups)
     for ax, split in zip(axes, SPLITS, strict=True):
         drawn = False
         for g in groups:
@@ -184,8 +184,7 @@ def epoch_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
     groups = [g for g in report.groups if g.kind != "query" and len(g.on(dataset))]
     if not groups:
         return []
-    colors = _colors(groups)
-    plt, fig, axes = _figure(2)
+    plt, fig, axes, colors = _open(groups)
     for ax, split in zip(axes, SPLITS, strict=True):
         col = f"{dataset}_{split}"
         drawn = False
@@ -217,8 +216,7 @@ def regret_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
     groups = _query_groups(report, dataset)
     if not groups:
         return []
-    colors = _colors(groups)
-    plt, fig, axes = _figure(2)
+    plt, fig, axes, colors = _open(groups)
     for ax, split in zip(axes, SPLITS, strict=True):
         optimum = report.ref.optimum(dataset, split)
         col = f"incumbent_{dataset}_{split}"
@@ -256,8 +254,7 @@ def time_to_target(report: Report, dataset: str, stem: Path) -> list[Path]:
     groups = _query_groups(report, dataset)
     if not groups:
         return []
-    colors = _colors(groups)
-    plt, fig, axes = _figure(2)
+    plt, fig, axes, colors = _open(groups)
     styles = dict(zip(TARGETS, ("-", "--", ":", "-."), strict=False))
     for ax, split in zip(axes, SPLITS, strict=True):
         drawn = False
