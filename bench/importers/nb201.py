@@ -56,6 +56,8 @@ CURVE_SPLITS: tuple[str, ...] = ("x-valid",)
 ALL_SPLITS: tuple[str, ...] = tuple(sorted({s for splits in DATASETS.values() for s in splits if s != "train"}))
 #: How a source averages model figures over trials (`ArchResults.get_compute_costs` of each official package).
 COST_RULES = ("nb201", "nats")
+#: `Table.info["model_means"]` of a source whose model figures without per-trial values are every trial's figure.
+MODEL_MEANS_EXACT = "a model figure stored without per-trial values is the same for every trial"
 #: The official hyper-parameter keys of the NAS-Bench-201 file -> the schedule they name.
 NB201_HPS = {"less": "12", "full": "200"}
 
@@ -143,7 +145,8 @@ def collect(meta_archs: list[str], cells: Iterable[tuple[int, Mapping[str, Any]]
     if skipped:
         notes.append("not imported (no metric for them here): " + ", ".join(sorted(skipped)))
     table.info.update({"hps": sorted(hps, key=int), "cells_with_results": int(seen.sum()),
-                       "trial_order": "ascending seed", "curve_splits": sorted(curve_splits), "notes": notes})
+                       "trial_order": "ascending seed", "curve_splits": sorted(curve_splits), "notes": notes,
+                       "model_means": MODEL_MEANS_EXACT})
     return table
 
 
@@ -412,5 +415,5 @@ class _numpy_scalars_allowed:
         self._ctx.__exit__(*exc)
 
 
-__all__ = ["ALL_SPLITS", "COST_RULES", "CURVE_SPLITS", "MODEL_HP", "check_curve_splits", "collect", "package_version",
+__all__ = ["ALL_SPLITS", "COST_RULES", "CURVE_SPLITS", "MODEL_HP", "MODEL_MEANS_EXACT", "check_curve_splits", "collect", "package_version",
            "provenance", "read_nb201"]
