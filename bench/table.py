@@ -5,7 +5,8 @@ Metric names follow the layout of the published CSV, ``DATASET/FIELD``:
 
 - accuracy in percent: ``cifar10-valid/x-valid@200``, ``cifar10/ori-test@12``, ``cifar100/x-test@200``, ...
 - losses (cross-entropy, as the official files keep them): ``DATASET/SPLIT-loss@EPOCHS``, e.g. ``cifar10/train-loss@200``
-- costs: ``DATASET/train_seconds@EPOCHS`` (whole schedule), ``DATASET/eval_seconds@EPOCHS`` (one evaluation pass)
+- costs: ``DATASET/train_seconds@EPOCHS`` (whole schedule), ``DATASET/eval_seconds@EPOCHS`` (one evaluation pass
+  over ``EVAL_TIME_SPLIT[DATASET]``)
 - model: ``DATASET/latency_s``, ``DATASET/params_M``, ``DATASET/flops_M``
 
 Every metric stores its trial mean (shape ``(N,)``) and, when the source has them, the per-trial values
@@ -56,6 +57,9 @@ DATASETS: dict[str, tuple[str, ...]] = {
     "cifar100": ("x-valid", "x-test", "ori-test", "train"),
     "ImageNet16-120": ("x-valid", "x-test", "ori-test", "train"),
 }
+#: The split whose evaluation time ``DATASET/eval_seconds@E`` is (one pass): the validation split, or the test set
+#: of ``cifar10`` (trained on train+valid, it has no validation split).
+EVAL_TIME_SPLIT = {ds: "x-valid" if "x-valid" in splits else "ori-test" for ds, splits in DATASETS.items()}
 MODEL_FIELDS = ("latency_s", "params_M", "flops_M")
 COST_FIELDS = ("train_seconds", "eval_seconds")
 LOSS_SUFFIX = "-loss"
@@ -399,5 +403,5 @@ def pack_trials(values: list[list[float]]) -> np.ndarray:
     return out
 
 
-__all__ = ["DATASETS", "FORMAT", "FORMAT_VERSION", "LOSS_SUFFIX", "READ_VERSIONS", "SUFFIX", "Curves", "MetricName",
+__all__ = ["DATASETS", "EVAL_TIME_SPLIT", "FORMAT", "FORMAT_VERSION", "LOSS_SUFFIX", "READ_VERSIONS", "SUFFIX", "Curves", "MetricName",
            "Table", "TableError", "metric", "pack_trials", "seeds_key"]

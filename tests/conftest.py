@@ -59,3 +59,25 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# --- small files in the official schemas (tests/official.py) ------------------------------------------------
+@pytest.fixture(scope="session")
+def nb201_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from official import write_nb201_file
+
+    return write_nb201_file(tmp_path_factory.mktemp("nb201"))
+
+
+@pytest.fixture(scope="session")
+def nats_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from official import write_nats_file
+
+    return write_nats_file(tmp_path_factory.mktemp("nats"))
+
+
+@pytest.fixture(scope="session")
+def nats_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from official import write_nats_folder
+
+    return write_nats_folder(tmp_path_factory.mktemp("nats-folder"))

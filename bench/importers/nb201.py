@@ -17,7 +17,8 @@ Metrics, per dataset and schedule E (the trial's own epoch count):
   not at `Benchmark.load`);
 - ``DATASET/train_seconds@E``: the whole schedule's training time (the official ``train-all-time``);
 - ``DATASET/eval_seconds@E``: one evaluation pass over ``x-valid`` (the official ``valid-per-time``), which is
-  what the official ``simulate_train_eval`` charges on top of the training time;
+  what the official ``simulate_train_eval`` charges on top of the training time (``cifar10``, which has no
+  validation split: over ``ori-test``, `bench.table.EVAL_TIME_SPLIT`);
 - ``DATASET/latency_s``, ``params_M``, ``flops_M`` from the 200-epoch runs, means as the official
   ``get_compute_costs`` computes them (``cost_rule``: NAS-Bench-201 averages the trials; NATS-Bench takes seed
   888's FLOPs/params where trials disagree).
@@ -41,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from bench.importers.safe_pickle import HoldsTensors, load_plain
-from bench.table import DATASETS, MODEL_FIELDS, Table, TableError, metric
+from bench.table import DATASETS, EVAL_TIME_SPLIT, MODEL_FIELDS, Table, TableError, metric
 from search_space import NUM_ARCHS, Arch
 
 PACKAGE = "nas-bench-201"
@@ -49,8 +50,6 @@ PACKAGE = "nas-bench-201"
 _FILE_NAME = re.compile(r"NAS-Bench-201-(?P<version>v\d+_\d+)-(?P<md5>[0-9a-f]+)\.pth$")
 #: Schedule whose runs give the model figures (latency, params, FLOPs): the one the published tables use.
 MODEL_HP = "200"
-#: The split whose per-epoch time is one evaluation pass (official ``valid-per-time``).
-EVAL_SPLIT = "x-valid"
 #: Splits whose per-epoch curves are kept by default (pass ``curve_splits=ALL_SPLITS`` for every one).
 CURVE_SPLITS: tuple[str, ...] = ("x-valid",)
 ALL_SPLITS: tuple[str, ...] = tuple(sorted({s for splits in DATASETS.values() for s in splits if s != "train"}))
@@ -201,9 +200,9 @@ def _put_trial(cols: _Columns, i: int, k: int, seed: int, dataset: str, res: Map
     train_times = res.get("train_times")
     cols.trial(metric(dataset, "train_seconds", epochs), i, k,
                _total(_per_epoch(train_times, range(epochs))) if train_times is not None else math.nan)
-    eval_times = res.get("eval_times")
-    if EVAL_SPLIT in (res.get("eval_names") or ()) and isinstance(eval_times, Mapping) and eval_times:
-        total = _total(list(map(eval_times.get, _epoch_keys(EVAL_SPLIT, epochs))))
+    eval_times, timed = res.get("eval_times"), EVAL_TIME_SPLIT[dataset]
+    if timed in (res.get("eval_names") or ()) and isinstance(eval_times, Mapping) and eval_times:
+        total = _total(list(map(eval_times.get, _epoch_keys(timed, epochs))))
         cols.trial(metric(dataset, "eval_seconds", epochs), i, k, total / epochs)
     return skipped
 
