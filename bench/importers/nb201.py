@@ -33,15 +33,17 @@ import math
 import os
 import pickle
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from importlib import metadata
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.importers.safe_pickle import HoldsTensors, load_plain
+from bench.importers.isolated import run_isolated
+from bench.importers.safe_pickle import HoldsTensors, collector_paused, load_plain
 from bench.table import DATASETS, EVAL_TIME_SPLIT, MODEL_FIELDS, Table, TableError, metric
 from search_space import NUM_ARCHS, Arch
 
@@ -61,29 +63,40 @@ MODEL_MEANS_EXACT = "a model figure stored without per-trial values is the same 
 NB201_HPS = {"less": "12", "full": "200"}
 
 
-def read_nb201(path: str | os.PathLike, curve_splits: Collection[str] = CURVE_SPLITS) -> Table:
-    """Read an official NAS-Bench-201 ``.pth`` file into a table (about as fast as the official loader's native
-    path, with the graph of one file in memory; see ``python -m runners.perf_import``)."""
+def read_nb201(path: str | os.PathLike, curve_splits: Collection[str] = CURVE_SPLITS, *,
+               out: str | os.PathLike | None = None) -> Table:
+    """Read an official NAS-Bench-201 ``.pth`` file into a table (saved to ``out`` too, when given).
+
+    The file's graph is built and converted in a forked child process (`bench.importers.isolated`), so this
+    process never holds it and nobody waits for it to be taken apart; ``python -m runners.perf_import`` measures
+    the whole call beside the official loader.
+    """
     path = Path(path)
     if not path.is_file():
         raise TableError(f"NAS-Bench-201 file {str(path)!r} does not exist")
+    curve_splits = check_curve_splits(curve_splits)
+    return run_isolated(_read_nb201, path, curve_splits, out=out)
+
+
+def _read_nb201(path: Path, curve_splits: tuple[str, ...]) -> Table:
     reader = "restricted C unpickler (bench.importers.safe_pickle)"
     try:
-        try:
-            data = load_plain(path)
-        except HoldsTensors:
-            data = _torch_load(path)
-            reader = "torch.load(weights_only=True) (the file holds tensors)"
-        if not isinstance(data, dict):
-            raise TableError(f"{str(path)!r} holds a {type(data).__name__}, not the official dict")
-        for key in ("meta_archs", "arch2infos", "evaluated_indexes"):
-            if key not in data:
-                raise TableError(f"{str(path)!r} has no {key!r}: not an official NAS-Bench-201 file")
-        info = provenance(path, "nb201", PACKAGE, _FILE_NAME, file_bytes=path.stat().st_size, unpickler=reader)
-        return collect(data["meta_archs"], _nb201_cells(data["arch2infos"]), info, curve_splits=curve_splits,
-                       source=str(path))
+        with collector_paused():  # reading and converting plain data: nothing for the cyclic collector to find
+            try:
+                data = load_plain(path)
+            except HoldsTensors:
+                data = _torch_load(path)
+                reader = "torch.load(weights_only=True) (the file holds tensors)"
+            if not isinstance(data, dict):
+                raise TableError(f"{str(path)!r} holds a {type(data).__name__}, not the official dict")
+            for key in ("meta_archs", "arch2infos", "evaluated_indexes"):
+                if key not in data:
+                    raise TableError(f"{str(path)!r} has no {key!r}: not an official NAS-Bench-201 file")
+            info = provenance(path, "nb201", PACKAGE, _FILE_NAME, file_bytes=path.stat().st_size, unpickler=reader)
+            return collect(data["meta_archs"], _nb201_cells(data["arch2infos"]), info, curve_splits=curve_splits,
+                           source=str(path))
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, KeyError, IndexError, ValueError, TypeError,
-            AttributeError) as exc:
+            AttributeError, MemoryError) as exc:
         if isinstance(exc, TableError):
             raise
         raise TableError(f"cannot read {str(path)!r} as an official NAS-Bench-201 file "
@@ -98,10 +111,10 @@ def _torch_load(path: Path) -> Any:
 
 
 def _nb201_cells(arch2infos: dict) -> Iterable[tuple[int, Mapping[str, Any]]]:
-    """(file index, {hp: ArchResults state}) per cell; each cell leaves the file's graph once read (memory)."""
+    """(file index, {hp: ArchResults state}) per cell. The graph is left whole: the import process ends without
+    taking it apart (`bench.importers.isolated`)."""
     for i in sorted(arch2infos):
-        cell = arch2infos.pop(i)
-        yield i, {NB201_HPS.get(k, k): v for k, v in cell.items()}
+        yield i, {NB201_HPS.get(k, k): v for k, v in arch2infos[i].items()}
 
 
 def collect(meta_archs: list[str], cells: Iterable[tuple[int, Mapping[str, Any]]], info: dict, *, source: str,
@@ -156,6 +169,12 @@ def _fields(obj: Any) -> Mapping[str, Any]:
 
 
 # --- one trial -----------------------------------------------------------------------------------
+@lru_cache(maxsize=1024)
+def _metric(dataset: str, field: str, epochs: int | None = None) -> str:
+    """`bench.table.metric`, validated once per name (a full file asks for each name millions of times)."""
+    return metric(dataset, field, epochs)
+
+
 @lru_cache(maxsize=64)
 def _epoch_keys(split: str, epochs: int) -> tuple[str, ...]:
     """``('x-valid@0', ..., 'x-valid@E-1')``: built once, looked up with ``map(dict.get, ...)`` at C speed."""
@@ -179,32 +198,96 @@ def _floats(values: list[Any]) -> np.ndarray:
 
 def _put_trial(cols: _Columns, i: int, k: int, seed: int, dataset: str, res: Mapping[str, Any],
                curve_splits: tuple[str, ...]) -> set[str]:
-    """File one ResultsCount (trial k of cell i, run with ``seed``) under its metrics; returns what it skipped."""
+    """File one ResultsCount (trial k of cell i, run with ``seed``) under its metrics; returns what it skipped.
+
+    The hot loop of a full file (about 370,000 trials): per-epoch records are read with ``map`` and summed or
+    turned into arrays at C speed; a record with a gap takes the slow path, which makes the gap NaN."""
     epochs = int(res["epochs"])
     last = epochs - 1
     skipped = set()
     cols.seed(dataset, epochs, i, k, seed)
-    cols.trial(metric(dataset, "train", epochs), i, k, _at(res.get("train_acc1es"), last))
-    cols.trial(metric(dataset, "train-loss", epochs), i, k, _at(res.get("train_losses"), last))
+    cols.trial(_metric(dataset, "train", epochs), i, k, _at(res.get("train_acc1es"), last))
+    cols.trial(_metric(dataset, "train-loss", epochs), i, k, _at(res.get("train_losses"), last))
+    names = res.get("eval_names") or ()
     accs, losses = res.get("eval_acc1es") or {}, res.get("eval_losses") or {}
-    for split in res.get("eval_names") or ():
+    for split in names:
         if split not in DATASETS[dataset]:
             skipped.add(f"eval set {split!r} of {dataset}")
             continue
-        name = metric(dataset, split, epochs)
+        name = _metric(dataset, split, epochs)
         key = f"{split}@{last}"
         cols.trial(name, i, k, _num(accs.get(key)))
-        cols.trial(metric(dataset, split + "-loss", epochs), i, k, _num(losses.get(key)))
+        cols.trial(_metric(dataset, split + "-loss", epochs), i, k, _num(losses.get(key)))
         if split in curve_splits:
-            cols.curve(name, i, k, _floats(list(map(accs.get, _epoch_keys(split, epochs)))))
+            cols.curve(name, i, k, _epoch_series(accs, names, split, epochs))
     train_times = res.get("train_times")
-    cols.trial(metric(dataset, "train_seconds", epochs), i, k,
-               _total(_per_epoch(train_times, range(epochs))) if train_times is not None else math.nan)
+    cols.trial(_metric(dataset, "train_seconds", epochs), i, k,
+               _train_sum(train_times, epochs) if train_times is not None else math.nan)
     eval_times, timed = res.get("eval_times"), EVAL_TIME_SPLIT[dataset]
-    if timed in (res.get("eval_names") or ()) and isinstance(eval_times, Mapping) and eval_times:
-        total = _total(list(map(eval_times.get, _epoch_keys(timed, epochs))))
-        cols.trial(metric(dataset, "eval_seconds", epochs), i, k, total / epochs)
+    if timed in names and isinstance(eval_times, Mapping) and eval_times:
+        cols.trial(_metric(dataset, "eval_seconds", epochs), i, k, _epoch_sum(eval_times, names, timed, epochs) / epochs)
     return skipped
+
+
+def _series(record: Any, keys: Sequence[Any]) -> np.ndarray:
+    """A per-epoch record as float64 values in epoch order (NaN where an epoch is missing)."""
+    try:
+        return np.fromiter(map(record.__getitem__, keys), dtype=np.float64, count=len(keys))
+    except (KeyError, IndexError, TypeError):
+        return _floats(_per_epoch(record, keys))
+
+
+def _sum(record: Any, keys: Sequence[Any]) -> float:
+    """The sum over epochs in epoch order, as the official ``all_time``; NaN if any epoch is missing (a partial sum
+    is not the schedule's time)."""
+    try:
+        return float(sum(map(record.__getitem__, keys)))
+    except (KeyError, IndexError, TypeError):
+        return _total(_per_epoch(record, keys))
+
+
+def _block(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> Iterator[Any] | None:
+    """The values of ``split@0 .. split@E-1`` in an evaluation record, read in place: the official scripts add one
+    split after another, epochs in order (``update_eval``), so they are one run of the dict's values. None when the
+    record is laid out otherwise (then the keys are looked up one by one)."""
+    start = names.index(split) * epochs
+    if len(record) != len(names) * epochs:
+        return None
+    keys = islice(record, start, None)
+    if next(keys, None) != f"{split}@0" or next(islice(keys, epochs - 2, None), None) != f"{split}@{epochs - 1}":
+        return None
+    return islice(record.values(), start, start + epochs)
+
+
+def _epoch_series(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> np.ndarray:
+    block = _block(record, names, split, epochs)
+    if block is not None:
+        try:
+            return np.fromiter(block, dtype=np.float64, count=epochs)
+        except TypeError:  # a None among them
+            pass
+    return _series(record, _epoch_keys(split, epochs))
+
+
+def _epoch_sum(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> float:
+    block = _block(record, names, split, epochs)
+    if block is not None:
+        try:
+            return float(sum(block))
+        except TypeError:
+            pass
+    return _sum(record, _epoch_keys(split, epochs))
+
+
+def _train_sum(record: Any, epochs: int) -> float:
+    """Total training time: a dict of every epoch in order is summed in place, anything else epoch by epoch."""
+    if isinstance(record, dict) and len(record) == epochs and next(iter(record), None) == 0 \
+            and next(reversed(record), None) == epochs - 1:
+        try:
+            return float(sum(record.values()))
+        except TypeError:
+            pass
+    return _sum(record, range(epochs))
 
 
 def _put_model(cols: _Columns, i: int, dataset: str, seeds: list[int], results: list[Mapping[str, Any]],
@@ -216,7 +299,7 @@ def _put_model(cols: _Columns, i: int, dataset: str, seeds: list[int], results: 
         "latency_s": [_positive(_latency(r.get("latency"))) for r in results],
     }
     for fld, values in per_trial.items():
-        name = metric(dataset, fld)
+        name = _metric(dataset, fld)
         for k, v in enumerate(values):
             cols.trial(name, i, k, v)
         if fld == "latency_s":  # both packages: the mean of the measured (positive) latencies

@@ -30,6 +30,8 @@ import numpy as np
 #: The magic number and protocol version a legacy ``torch.save`` file starts with.
 TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 TORCH_PROTOCOL = 1001
+#: How a legacy ``torch.save`` file begins: its magic number pickled with protocol 2.
+_LEGACY_HEAD = pickle.dumps(TORCH_MAGIC, protocol=2)
 
 
 def _numpy_dtypes() -> dict[tuple[str, str], Any]:
@@ -96,8 +98,9 @@ def _load(fh: BinaryIO, source: str) -> Any:
     return _Restricted(fh, source).load()
 
 
-class _collector_paused:
-    """Pause the cyclic garbage collector (reference counting still frees memory) and restore its state."""
+class collector_paused:
+    """Pause the cyclic garbage collector (reference counting still frees memory) and restore its state: while a
+    graph of plain data is built or read, each collection would only walk it again and find nothing."""
 
     def __enter__(self) -> None:
         self._was = gc.isenabled()
@@ -113,16 +116,18 @@ def load_plain(path: str | os.PathLike) -> Any:
     unpickler. Raises `pickle.UnpicklingError` (or `HoldsTensors`) naming the file for anything else."""
     path = Path(path)
     source = str(path)
-    with open(path, "rb") as raw, _collector_paused():
-        head = raw.read(4)
+    with open(path, "rb") as raw, collector_paused():
+        head = raw.read(len(_LEGACY_HEAD))
         raw.seek(0)
-        if head == b"PK\x03\x04":
+        if head[:4] == b"PK\x03\x04":
             with zipfile.ZipFile(raw) as archive:
                 names = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
                 if len(names) != 1:
                     raise pickle.UnpicklingError(f"{source} is a zip archive without one data.pkl: not torch.save's")
                 with archive.open(names[0]) as fh:
                     return _load(io.BufferedReader(fh, buffer_size=1 << 20), source)
+        if head != _LEGACY_HEAD:  # checked before unpickling: random bytes could ask for any amount of memory
+            raise pickle.UnpicklingError(f"{source} is not a torch.save file (neither its legacy nor its zip layout)")
         fh = raw
         if _load(fh, source) != TORCH_MAGIC:
             raise pickle.UnpicklingError(f"{source} does not start with torch.save's magic number")
@@ -135,4 +140,4 @@ def load_plain(path: str | os.PathLike) -> Any:
         return obj
 
 
-__all__ = ["ALLOWED", "TORCH_MAGIC", "TORCH_PROTOCOL", "HoldsTensors", "load_plain"]
+__all__ = ["ALLOWED", "TORCH_MAGIC", "TORCH_PROTOCOL", "HoldsTensors", "collector_paused", "load_plain"]
