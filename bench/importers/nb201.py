@@ -314,7 +314,7 @@ def _official_mean(values: list[float], seeds: list[int], rule: str) -> float:
     the figure of seed 888 when the trials disagree at five decimals (its fix of a legacy weight-migration issue)."""
     if rule == "nats" and len({f"{v:.5f}" for v in values}) > 1:
         return values[seeds.index(888)]
-    return float(np.mean(values))
+    return float(np.mean(values)) if len(values) > 1 else values[0]
 
 
 def _latency(latency: Any) -> float:
@@ -328,30 +328,32 @@ def _latency(latency: Any) -> float:
 
 # --- accumulation ---------------------------------------------------------------------------------
 class _Columns:
-    """NaN-filled arrays that grow as trials arrive, so the whole file is read in one pass."""
+    """The figures of the file as they arrive, one pass: scalars appended to lists (cell, trial, value) and turned
+    into NaN-filled arrays at the end, per-epoch curves written into their arrays at once."""
 
     _MODEL = MODEL_FIELDS
 
     def __init__(self) -> None:
-        self.trials: dict[str, np.ndarray] = {}
+        self._trials: dict[str, tuple[list[int], list[int], list[float]]] = {}
+        self._means: dict[str, tuple[list[int], list[float]]] = {}
+        self._seeds: dict[tuple[str, int], tuple[list[int], list[int], list[int]]] = {}
         self.curves: dict[str, np.ndarray] = {}
-        self.means: dict[str, np.ndarray] = {}
-        self.seeds: dict[tuple[str, int], np.ndarray] = {}
 
     def seed(self, dataset: str, epochs: int, i: int, k: int, seed: int) -> None:
-        a = self.seeds.get((dataset, epochs))
-        if a is None or k >= a.shape[1]:
-            grown = np.full((NUM_ARCHS, max(3, k + 1)), -1, dtype=np.int64)
-            if a is not None:
-                grown[:, : a.shape[1]] = a
-            a = self.seeds[(dataset, epochs)] = grown
-        a[i, k] = int(seed)
+        rows = self._seeds.get((dataset, epochs))
+        if rows is None:
+            rows = self._seeds[(dataset, epochs)] = ([], [], [])
+        rows[0].append(i)
+        rows[1].append(k)
+        rows[2].append(int(seed))
 
     def trial(self, name: str, i: int, k: int, value: float) -> None:
-        a = self.trials.get(name)
-        if a is None or k >= a.shape[1]:
-            a = self.trials[name] = _grow(a, (NUM_ARCHS, max(3, k + 1)), np.float64)
-        a[i, k] = value
+        rows = self._trials.get(name)
+        if rows is None:
+            rows = self._trials[name] = ([], [], [])
+        rows[0].append(i)
+        rows[1].append(k)
+        rows[2].append(value)
 
     def curve(self, name: str, i: int, k: int, values: np.ndarray) -> None:
         a = self.curves.get(name)
@@ -362,19 +364,31 @@ class _Columns:
         a[i, k] = values
 
     def mean(self, name: str, i: int, value: float) -> None:
-        if name not in self.means:
-            self.means[name] = np.full(NUM_ARCHS, np.nan)
-        self.means[name][i] = value
+        rows = self._means.get(name)
+        if rows is None:
+            rows = self._means[name] = ([], [])
+        rows[0].append(i)
+        rows[1].append(value)
+
+    @staticmethod
+    def _array(rows: tuple[list[int], list[int], list[Any]], fill: float, dtype: type) -> np.ndarray:
+        i, k, v = (np.asarray(r) for r in rows)
+        out = np.full((NUM_ARCHS, max(3, int(k.max()) + 1)), fill, dtype=dtype)
+        out[i, k] = v
+        return out
 
     def table(self, info: dict) -> Table:
         table = Table(info=dict(info))
-        for name in sorted(self.trials):
-            trials = self.trials[name]
+        for name in sorted(self._trials):
+            trials = self._array(self._trials[name], np.nan, np.float64)
             used = ~np.isnan(trials)
             if not used.any():
                 continue  # a figure no trial has: the metric is absent, not a column of NaN
             trials = trials[:, : int(np.max(np.nonzero(used.any(axis=0))[0])) + 1]
-            mean = self.means.get(name)
+            mean = None
+            if name in self._means:
+                mean = np.full(NUM_ARCHS, np.nan)
+                mean[np.asarray(self._means[name][0])] = self._means[name][1]
             if name.split("/")[1] in self._MODEL and _same_across_trials(trials):
                 table.add(name, mean=mean if mean is not None else _nanmean(trials))
                 continue
@@ -382,7 +396,8 @@ class _Columns:
             if curve is not None:
                 curve = curve[:, : trials.shape[1]]
             table.add(name, mean=mean, trials=trials, curve=curve)
-        for (dataset, epochs), seeds in sorted(self.seeds.items()):
+        for (dataset, epochs), rows in sorted(self._seeds.items()):
+            seeds = self._array(rows, -1, np.int64)
             used = seeds >= 0
             if used.any():
                 table.add_seeds(dataset, epochs, seeds[:, : int(np.max(np.nonzero(used.any(axis=0))[0])) + 1])
