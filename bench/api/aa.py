@@ -123,13 +123,9 @@ class AAArchResults(ArchResults):
         return m["loss"], m["accuracy"]
 
     def query(self, dataset: str, seed: int | None = None) -> list[AAResultsCount] | AAResultsCount:  # type: ignore[override]
-        ds = self._dataset(dataset)
-        if seed is not None:
-            return AAResultsCount(self, ds, seed, self._column(ds, seed))
-        trials = self._figs.trials(self.arch_index, ds, self.epochs)
-        if trials is None:
-            raise self._figs.no_trials(self.arch_index, ds, self.epochs)
-        return [AAResultsCount(self, ds, key, col) for key, col in trials.items()]
+        """Every trial of ``dataset`` as a list (AA-NAS-Bench's answer), or the one of ``seed``."""
+        trials = super().query(dataset, seed)
+        return list(trials.values()) if isinstance(trials, dict) else trials  # type: ignore[return-value]
 
 
 class AAResultsCount(ResultsCount):
@@ -146,5 +142,7 @@ class AAResultsCount(ResultsCount):
     def valid_evaluation_set(self) -> list[str]:
         return self.get_eval_set()
 
+
+AAArchResults._trial_class = AAResultsCount
 
 __all__ = ["AA_HP", "AAArchResults", "AAResultsCount", "AANASBenchAPI"]

@@ -24,6 +24,34 @@ HALVES = ("x-valid", "x-test")
 HALVES_NOTE = "the mean of x-valid and x-test (two equal halves of the test set), as the source lacks ori-test"
 
 
+class _Collected:
+    """The figures of one answer as they are asked for: values, the reason each missing one is missing, how
+    computed ones were made, and the substitutes they used."""
+
+    def __init__(self, used: tuple[str, ...] = ()) -> None:
+        self.values: dict[str, Any] = {}
+        self.missing: dict[str, str] = {}
+        self.computed: dict[str, str] = {}
+        self.used = list(used)
+
+    def put(self, key: str, get: Callable[[], Figure]) -> None:
+        try:
+            fig = get()
+        except MissingFigureError as exc:
+            self.missing[key] = str(exc)
+            return
+        self.values[key] = fig.value
+        self.used.extend(fig.used)
+        if fig.computed:
+            self.computed[key] = fig.computed
+
+    def answer(self, order: list[str] | None = None) -> Answer:
+        keys = order if order is not None else list(self.values) + list(self.missing)
+        return Answer({k: self.values[k] for k in keys if k in self.values},
+                      {k: self.missing[k] for k in keys if k in self.missing}, self.computed,
+                      tuple(dict.fromkeys(self.used)))
+
+
 class UnknownTrialError(ValueError, KeyError):
     """A seed (or trial position) the cell does not have; a ValueError as in ``get_metrics``, a KeyError as in
     ``query``."""
@@ -34,6 +62,9 @@ class UnknownTrialError(ValueError, KeyError):
 
 class ArchResults:
     """All trials of one cell on one schedule (``hp``), as the official ``ArchResults``."""
+
+    #: The class of one trial (`ResultsCount`; AA-NAS-Bench's answers tuples and dicts of its own).
+    _trial_class: type[ResultsCount]
 
     def __init__(self, owner: Any, index: int, epochs: int) -> None:
         self._owner = owner
@@ -119,12 +150,13 @@ class ArchResults:
     def query(self, dataset: str, seed: int | None = None) -> dict[int, ResultsCount] | ResultsCount:
         """The trials of ``dataset``: ``{seed: ResultsCount}``, or the one of ``seed``."""
         ds = self._dataset(dataset)
+        trial = self._trial_class
         if seed is not None:
-            return ResultsCount(self, ds, seed, self._column(ds, seed))
+            return trial(self, ds, seed, self._column(ds, seed))
         trials = self._figs.trials(self.arch_index, ds, self.epochs)
         if trials is None:
             raise self._figs.no_trials(self.arch_index, ds, self.epochs)
-        return {key: ResultsCount(self, ds, key, col) for key, col in trials.items()}
+        return {key: trial(self, ds, key, col) for key, col in trials.items()}
 
     def get_total_epoch(self, dataset: str | None = None) -> int:
         if dataset is not None:
@@ -157,26 +189,15 @@ class ArchResults:
         nothing."""
         epochs = self.epochs
         done = epochs if ie is None else ie + 1
-        values: dict[str, Any] = {"iepoch": done - 1}
-        missing: dict[str, str] = {}
-        computed: dict[str, str] = {}
-        subs = list(used)
+        got = _Collected(used)
+        got.values["iepoch"] = done - 1
         for key, get in (("loss", lambda: self.accuracy(ds, split, column, ie, loss=True)),
                          ("accuracy", lambda: self.accuracy(ds, split, column, ie)),
                          ("cur_time", lambda: self._time(ds, split, column, epochs, one_epoch=True)),
                          ("all_time", lambda: self._time(ds, split, column, done))):
-            if key not in keys:
-                continue
-            try:
-                fig = get()
-            except MissingFigureError as exc:
-                missing[key] = str(exc)
-                continue
-            values[key] = fig.value
-            subs += fig.used
-            if fig.computed:
-                computed[key] = fig.computed
-        return Answer(values, missing, computed, tuple(dict.fromkeys(subs)))
+            if key in keys:
+                got.put(key, get)
+        return got.answer()
 
     def accuracy(self, ds: str, split: str, column: int | None, ie: int | None, *, loss: bool = False) -> Figure:
         """Accuracy (or loss) on ``split``; the whole test set of CIFAR-100 / ImageNet16-120 (``ori-test``) from its
@@ -208,44 +229,24 @@ class ArchResults:
 
     def costs(self, ds: str, column: int | None) -> Answer:
         figs, i, epochs = self._figs, self.arch_index, self.epochs
-        values: dict[str, float] = {}
-        missing: dict[str, str] = {}
-        computed: dict[str, str] = {}
-        subs: list[str] = []
-
-        def put(key: str, get: Callable[[], Figure]) -> None:
-            try:
-                fig = get()
-            except MissingFigureError as exc:
-                missing[key] = str(exc)
-                return
-            values[key] = fig.value
-            subs.extend(fig.used)
-            if fig.computed:
-                computed[key] = fig.computed
-
-        put("flops", lambda: figs.value(i, ds, "flops_M", None, column))
-        put("params", lambda: figs.value(i, ds, "params_M", None, column))
-        put("latency", lambda: figs.value(i, ds, "latency_s", None, column))
-        put("T-train@total", lambda: figs.train_time(i, ds, epochs, column, epochs))
-        if "T-train@total" in values:
-            values["T-train@epoch"] = values["T-train@total"] / epochs
-        else:
-            missing["T-train@epoch"] = missing["T-train@total"]
-        for split in DATASETS[ds]:
-            if split == "train":
-                continue
+        got = _Collected()
+        got.put("flops", lambda: figs.value(i, ds, "flops_M", None, column))
+        got.put("params", lambda: figs.value(i, ds, "params_M", None, column))
+        got.put("latency", lambda: figs.value(i, ds, "latency_s", None, column))
+        for split in [s for s in DATASETS[ds] if s != "train"] + ["train"]:
             total, per = f"T-{split}@total", f"T-{split}@epoch"
-            put(total, lambda s=split: figs.eval_time(i, ds, s, epochs, column, epochs))
-            if total in values:
-                values[per] = values[total] / epochs
+            if split == "train":
+                got.put(total, lambda: figs.train_time(i, ds, epochs, column, epochs))
             else:
-                missing[per] = missing[total]
-        self._owner.note(subs)
+                got.put(total, lambda s=split: figs.eval_time(i, ds, s, epochs, column, epochs))
+            if total in got.values:
+                got.values[per] = got.values[total] / epochs  # the mean of the epochs' times: total / E
+            else:
+                got.missing[per] = got.missing[total]
+        self._owner.note(got.used)
         order = ["flops", "params", "latency", "T-train@epoch", "T-train@total"]
         order += [f"T-{s}@{w}" for s in DATASETS[ds] if s != "train" for w in ("epoch", "total")]
-        return Answer({k: values[k] for k in order if k in values}, {k: missing[k] for k in order if k in missing},
-                      computed, tuple(dict.fromkeys(subs)))
+        return got.answer(order)
 
     def get_latency(self, dataset: str) -> float:
         """Mean latency over the trials, seconds (per batch of the benchmark's evaluation)."""
@@ -347,6 +348,9 @@ class ResultsCount:
             out["genotype"] = str2structure(cfg["arch_str"])
         out["num_classes"] = cfg["class_num"]
         return out
+
+
+ArchResults._trial_class = ResultsCount
 
 
 def _where() -> str:
