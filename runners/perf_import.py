@@ -186,11 +186,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.keep:
                 path.unlink()
         small, large = sorted(sizes)
-        print(f"\n{'loader':55s} {'cells':>6s} {'wall s':>7s} {'CPU s':>7s} {'peak MB':>8s}")
+        print(f"\n{'loader':55s} {'cells':>6s} {'wall s':>7s} {'CPU s':>7s} {'peak MB':>8s} {'caller MB':>9s}")
         for label, key, _ in loaders:
             for n in (small, large):
                 r = results[key][n]
-                print(f"{label:55s} {n:6d} {r['seconds']:7.2f} {r['cpu_seconds']:7.2f} {r['peak_rss_mb']:8.0f}")
+                print(f"{label:55s} {n:6d} {r['seconds']:7.2f} {r['cpu_seconds']:7.2f} {r['peak_rss_mb']:8.0f} "
+                      f"{r['own_rss_mb']:9.0f}")
         print("\nextrapolated to 15,625 cells (per-cell cost from the two sizes, plus the fixed part):")
         full = {}
         for label, key, _ in loaders:
@@ -210,7 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{full['ours']['cpu_seconds'][0] / full['official']['cpu_seconds'][0]:.2f}, peak memory "
               f"{full['ours']['peak_rss_mb'][0] / full['official']['peak_rss_mb'][0]:.2f}")
         print("(ours: wall time until the table is ready; CPU time includes the import process to its end, whose "
-              "memory the system takes back while the caller goes on)")
+              "memory the system takes back while the caller goes on; peak: of the import process, caller: of the "
+              "process that asked for the table)")
         if args.safe_fraction > 0:
             small_path = folder / "NAS-Bench-201-v1_1-synthetic-safe.pth"
             m = _write(small_path, args.safe_fraction, 2)["cells"]
