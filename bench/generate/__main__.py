@@ -60,6 +60,8 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch threads per job")
     p.add_argument("--loader-workers", type=int, default=0,
                    help="data-loading processes per job (GPU runs; the batches do not depend on it)")
+    p.add_argument("--keep-weights", action="store_true",
+                   help="keep each trial's final weights (weights.pt per job) for the user API's get_net_param")
     p.add_argument("--replace", action="store_true", help="replace a different plan already in ROOT")
 
 
@@ -76,7 +78,7 @@ def _make_plan(args: argparse.Namespace):  # noqa: ANN202 - a Plan
     return make_plan(args.archs, settings=args.settings, seeds=args.seeds, schedules=schedules,
                      data=_pairs(args.data, "--data"), data_dir=args.data_dir, splits_dir=args.splits_dir,
                      subset=args.subset, eval_subset=args.eval_subset, device=args.device, threads=args.threads,
-                     loader_workers=args.loader_workers)
+                     loader_workers=args.loader_workers, keep_weights=args.keep_weights)
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
@@ -154,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[777, 888])
     p.add_argument("--settings", nargs="+", default=list(SMOKE_SETTINGS), choices=list(SETTINGS))
     p.add_argument("--threads", type=int)
+    p.add_argument("--keep-weights", action="store_true", help="keep each trial's final weights")
     _engine_args(p)
     args = parser.parse_args(argv)
     try:
@@ -209,7 +212,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.cmd == "smoke":
         plan = smoke_plan(args.cells, seeds=args.seeds, epochs=args.epochs, settings=args.settings,
-                          threads=args.threads)
+                          threads=args.threads, keep_weights=args.keep_weights)
         write_plan(plan, args.root)
         rc = _run(args, args.root)
         from bench.generate.merge import build_benchmark

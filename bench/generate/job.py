@@ -19,6 +19,8 @@ _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 RESULT = "result.json"
 CHECKPOINT = "checkpoint.pt"
+#: The final weights of a job (a state dict of `supernet.Network`), kept when the plan asks (`keep_weights`).
+WEIGHTS = "weights.pt"
 RESULT_FORMAT = "nb201-harness-train-result"
 RESULT_VERSION = 1
 
@@ -41,6 +43,8 @@ class JobOptions:
     threads: int | None = None
     #: Data-loading worker processes (0: in this process); the batches do not depend on it.
     loader_workers: int = 0
+    #: Keep each trial's final weights (``weights.pt`` in the job's folder), for the user API's ``get_net_param``.
+    keep_weights: bool = False
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
@@ -53,6 +57,8 @@ class JobOptions:
             raise ValueError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N")
         if self.loader_workers < 0:
             raise ValueError(f"loader_workers must be >= 0, got {self.loader_workers}")
+        if not isinstance(self.keep_weights, bool):
+            raise ValueError(f"keep_weights must be True or False, got {self.keep_weights!r}")
 
 
 @dataclass(frozen=True)
@@ -116,5 +122,5 @@ class JobStatus:
     error: str | None = None
 
 
-__all__ = ["CHECKPOINT", "RESULT", "RESULT_FORMAT", "RESULT_VERSION", "Job", "JobOptions", "JobStatus",
+__all__ = ["CHECKPOINT", "RESULT", "RESULT_FORMAT", "RESULT_VERSION", "WEIGHTS", "Job", "JobOptions", "JobStatus",
            "options_from_dict"]

@@ -26,7 +26,7 @@ SMOKE_SETTINGS = ("cifar10-valid", "cifar10")
 def smoke_plan(num_cells: int = 200, *, cells: Sequence[int] | None = None, seeds: Sequence[int] = (777, 888),
                epochs: int = 2, C: int = 2, N: int = 1, batch_size: int = 64,
                settings: Sequence[str] = SMOKE_SETTINGS, subset: int | None = None, eval_subset: int | None = None,
-               sample_seed: int = 0, threads: int | None = None) -> Plan:
+               sample_seed: int = 0, threads: int | None = None, keep_weights: bool = False) -> Plan:
     """The plan of a smoke benchmark (``cells`` given, else ``num_cells`` drawn without replacement)."""
     if cells is None:
         if not 1 <= num_cells <= NUM_ARCHS:
@@ -36,7 +36,8 @@ def smoke_plan(num_cells: int = 200, *, cells: Sequence[int] | None = None, seed
     sched = SCHEDULES["12"].smoke(epochs=epochs, C=C, N=N, batch_size=batch_size)
     return Plan(archs=tuple(int(c) for c in cells), settings=tuple(settings), seeds=tuple(seeds), schedules=(sched,),
                 data=tuple(data.items()),
-                options=JobOptions(subset=subset, eval_subset=eval_subset, device="cpu", threads=threads))
+                options=JobOptions(subset=subset, eval_subset=eval_subset, device="cpu", threads=threads,
+                                   keep_weights=keep_weights))
 
 
 def build_smoke(root: Path | str, plan: Plan | None = None, *, log: Callable[[str], None] | None = None) -> Path:

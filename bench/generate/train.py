@@ -7,9 +7,12 @@ folder ``ROOT/runs/INDEX/SETTING/seed-SEED/SCHEDULE/``:
 - ``checkpoint.pt`` after every epoch (weights, optimiser, the records so far, RNG states), replaced atomically; a
   killed job started again continues from the last finished epoch and ends with the same result as an
   uninterrupted one (the loaders hold no RNG state: epoch ``e``'s batches are a function of the seed and ``e``);
+- ``weights.pt`` when the plan keeps weights (``JobOptions.keep_weights``): the trained network's final state dict,
+  which the user API serves (`bench.api`, ``reload`` + ``get_net_param``);
 - ``result.json`` at the end (per-epoch train loss/accuracy/seconds, per-epoch evaluation loss/accuracy/seconds of
   every split, latency, parameters, FLOPs, what data and device were used, the epoch the last attempt resumed
-  from), then the ``DONE`` marker, then the checkpoint is removed (a finished job keeps only its small result).
+  from), then the ``DONE`` marker, then the checkpoint is removed (a finished job keeps only its small result and,
+  if asked, its weights).
 
 Determinism: the network is initialised from ``torch.manual_seed(seed)``; batch order and augmentation come from
 the seed; nothing else draws random numbers. On a CPU the same job gives the same figures (times aside) whenever it
@@ -18,6 +21,7 @@ runs with the same thread count.
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from collections.abc import Callable
@@ -27,6 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.atomic import write_atomic
 from bench.generate.data import SettingData, setting_data
 from bench.generate.files import is_done, mark_done, read_json, write_json
 from bench.generate.job import (
@@ -34,6 +39,7 @@ from bench.generate.job import (
     RESULT,
     RESULT_FORMAT,
     RESULT_VERSION,
+    WEIGHTS,
     Job,
     JobOptions,
     JobStatus,
@@ -113,11 +119,21 @@ def train_job(job: Job, root: Path | str, *, stop_after: int | None = None, keep
                 f"({seconds:.1f} s); {ev}")
     result = _result(job, data, net, records, device)
     result["resumed_from_epoch"] = resumed_from
+    if opts.keep_weights:  # before the result and DONE: a finished job that keeps weights always has them
+        save_weights(folder / WEIGHTS, net)
+        result["weights"] = WEIGHTS
     write_json(folder / RESULT, result)
     mark_done(folder)
     if not keep_checkpoint:
         remove_checkpoint(folder / CHECKPOINT)
     return JobStatus(str(folder), "done", sched.epochs, time.perf_counter() - t_start)
+
+
+def save_weights(path: Path, net: nn.Module) -> None:
+    """The network's final state dict (CPU tensors), written atomically."""
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, buf)
+    write_atomic(path, buf.getbuffer(), durable=True)
 
 
 def read_result(job: Job, root: Path | str) -> dict[str, Any] | None:
@@ -211,4 +227,5 @@ def _result(job: Job, data: SettingData, net: nn.Module, records: dict[str, Any]
     }
 
 
-__all__ = ["CHECKPOINT", "RESULT", "Job", "JobOptions", "JobStatus", "options_from_dict", "read_result", "train_job"]
+__all__ = ["CHECKPOINT", "RESULT", "WEIGHTS", "Job", "JobOptions", "JobStatus", "options_from_dict", "read_result",
+           "save_weights", "train_job"]

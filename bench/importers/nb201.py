@@ -1,28 +1,30 @@
 """Import the official NAS-Bench-201 files (``NAS-Bench-201-v1_0-e61699.pth``, ``NAS-Bench-201-v1_1-096897.pth``).
 
-The file is read by the `nas-bench-201` package's own reader (`nas_201_api.NASBench201API`), so the schema is the
-package's: ``meta_archs`` (the 15,625 arch strings), ``arch2infos[index]['less' | 'full']`` (12- and 200-epoch
-`ArchResults`), each holding one `ResultsCount` per (dataset, seed) with per-epoch train/eval accuracies and times,
-FLOPs, parameters and latency. `collect` turns such results into our metrics; the NATS-Bench importer shares it.
+The file is a ``torch.save`` pickle of plain data in the `nas-bench-201` package's schema: ``meta_archs`` (the
+15,625 arch strings), ``arch2infos[index]['less' | 'full']`` (12- and 200-epoch `ArchResults` state dicts), each
+holding one `ResultsCount` state dict per (dataset, seed) with per-epoch train/eval accuracies, losses and times,
+FLOPs, parameters and latency. `read_nb201` reads it with `bench.importers.safe_pickle.load_plain` (the C
+unpickler, admitting only the classes that schema uses: a downloaded file can build nothing else), then `collect`
+turns the results into our metrics cell by cell, dropping each cell once read; the NATS-Bench importer shares
+`collect`. A file that holds tensors is read through ``torch.load(weights_only=True)`` instead (safe, slower).
 
 Metrics, per dataset and schedule E (the trial's own epoch count):
 
-- ``DATASET/SPLIT@E``: accuracy after the last epoch per trial (trials in ascending seed order) and the trial
-  mean, for every split the file has; per-epoch curves for the splits in ``curve_splits`` (default: the
-  validation split, the only one a search may look at; a (15625, 3, 200) float32 curve is 37.5 MB, read and
-  checksummed the first time it is used, not at `Benchmark.load`);
+- ``DATASET/SPLIT@E`` and ``DATASET/SPLIT-loss@E``: accuracy and loss after the last epoch per trial (trials in
+  ascending seed order, the seeds kept in ``Table.seeds``) and the trial mean, for every split the file has;
+  per-epoch accuracy curves for the splits in ``curve_splits`` (default: the validation split, the only one a
+  search may look at; a (15625, 3, 200) float32 curve is 37.5 MB, read and checksummed the first time it is used,
+  not at `Benchmark.load`);
 - ``DATASET/train_seconds@E``: the whole schedule's training time (the official ``train-all-time``);
 - ``DATASET/eval_seconds@E``: one evaluation pass over ``x-valid`` (the official ``valid-per-time``), which is
-  what the official ``simulate_train_eval`` charges on top of the training time;
+  what the official ``simulate_train_eval`` charges on top of the training time (``cifar10``, which has no
+  validation split: over ``ori-test``, `bench.table.EVAL_TIME_SPLIT`);
 - ``DATASET/latency_s``, ``params_M``, ``flops_M`` from the 200-epoch runs, means as the official
-  ``get_compute_costs`` computes them.
+  ``get_compute_costs`` computes them (``cost_rule``: NAS-Bench-201 averages the trials; NATS-Bench takes seed
+  888's FLOPs/params where trials disagree).
 
 A figure the file lacks (a cell it has no results for, a dataset its 12-epoch runs skipped, a missing time) is
 NaN, or the metric is absent; never zero.
-
-The official reader calls ``torch.load``, which (torch >= 2.6) unpickles plain data only, in pure Python: safe
-for a downloaded file, but slow for the gigabyte files (importing is once; the table is cached). For a file you
-trust, ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` lets torch use the native unpickler.
 """
 
 from __future__ import annotations
@@ -31,15 +33,19 @@ import math
 import os
 import pickle
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+import zipfile
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from importlib import metadata
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.table import DATASETS, MODEL_FIELDS, Table, TableError, cause, metric
+from bench.importers.isolated import run_isolated
+from bench.importers.safe_pickle import HoldsTensors, collector_paused, load_plain
+from bench.table import DATASETS, EVAL_TIME_SPLIT, MODEL_FIELDS, Table, TableError, cause, metric
 from search_space import NUM_ARCHS, Arch
 
 PACKAGE = "nas-bench-201"
@@ -47,41 +53,80 @@ PACKAGE = "nas-bench-201"
 _FILE_NAME = re.compile(r"NAS-Bench-201-(?P<version>v\d+_\d+)-(?P<md5>[0-9a-f]+)\.pth$")
 #: Schedule whose runs give the model figures (latency, params, FLOPs): the one the published tables use.
 MODEL_HP = "200"
-#: The split whose per-epoch time is one evaluation pass (official ``valid-per-time``).
-EVAL_SPLIT = "x-valid"
 #: Splits whose per-epoch curves are kept by default (pass ``curve_splits=ALL_SPLITS`` for every one).
 CURVE_SPLITS: tuple[str, ...] = ("x-valid",)
 ALL_SPLITS: tuple[str, ...] = tuple(sorted({s for splits in DATASETS.values() for s in splits if s != "train"}))
+#: How a source averages model figures over trials (`ArchResults.get_compute_costs` of each official package).
+COST_RULES = ("nb201", "nats")
+#: `Table.info["model_means"]` of a source whose model figures without per-trial values are every trial's figure.
+MODEL_MEANS_EXACT = "a model figure stored without per-trial values is the same for every trial"
+#: The official hyper-parameter keys of the NAS-Bench-201 file -> the schedule they name.
+NB201_HPS = {"less": "12", "full": "200"}
 
 
-def read_nb201(path: str | os.PathLike, curve_splits: Collection[str] = CURVE_SPLITS) -> Table:
-    """Read an official NAS-Bench-201 ``.pth`` file into a table (minutes and tens of GB for the real files)."""
+def read_nb201(path: str | os.PathLike, curve_splits: Collection[str] = CURVE_SPLITS, *,
+               out: str | os.PathLike | None = None) -> Table:
+    """Read an official NAS-Bench-201 ``.pth`` file into a table (saved to ``out`` too, when given).
+
+    The file's graph is built and converted in a forked child process (`bench.importers.isolated`), so this
+    process never holds it and nobody waits for it to be taken apart; ``python -m runners.perf_import`` measures
+    the whole call beside the official loader.
+    """
     path = Path(path)
     if not path.is_file():
         raise TableError(f"NAS-Bench-201 file {str(path)!r} does not exist")
-    from nas_201_api import NASBench201API
+    curve_splits = check_curve_splits(curve_splits)
+    return run_isolated(_read_nb201, path, curve_splits, out=out)
 
+
+def _read_nb201(path: Path, curve_splits: tuple[str, ...]) -> Table:
+    reader = "restricted C unpickler (bench.importers.safe_pickle)"
     try:
-        with _numpy_scalars_allowed():
-            api = NASBench201API(str(path), verbose=False)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, AssertionError, KeyError, IndexError,
-            ValueError, TypeError, AttributeError) as exc:
+        with collector_paused():  # reading and converting plain data: nothing for the cyclic collector to find
+            try:
+                data = load_plain(path)
+            except HoldsTensors:
+                data = _torch_load(path)
+                reader = "torch.load(weights_only=True) (the file holds tensors)"
+            if not isinstance(data, dict):
+                raise TableError(f"{str(path)!r} holds a {type(data).__name__}, not the official dict")
+            for key in ("meta_archs", "arch2infos", "evaluated_indexes"):
+                if key not in data:
+                    raise TableError(f"{str(path)!r} has no {key!r}: not an official NAS-Bench-201 file")
+            info = provenance(path, "nb201", PACKAGE, _FILE_NAME, file_bytes=path.stat().st_size, unpickler=reader)
+            return collect(data["meta_archs"], _nb201_cells(data["arch2infos"]), info, curve_splits=curve_splits,
+                           source=str(path))
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, KeyError, IndexError,
+            ValueError, TypeError, AttributeError, MemoryError) as exc:
+        if isinstance(exc, TableError):
+            raise
         raise TableError(f"cannot read {str(path)!r} as an official NAS-Bench-201 file "
                          f"({cause(exc)})") from exc
-    info = provenance(path, "nb201", PACKAGE, _FILE_NAME, file_bytes=path.stat().st_size)
-    cells = ((i, api.arch2infos_dict[i]) for i in sorted(api.arch2infos_dict))
-    return collect(api.meta_archs, cells, info, curve_splits=curve_splits, source=str(path))
+
+
+def _torch_load(path: Path) -> Any:
+    import torch
+
+    with _numpy_scalars_allowed():
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+
+
+def _nb201_cells(arch2infos: dict) -> Iterable[tuple[int, Mapping[str, Any]]]:
+    """(file index, {hp: ArchResults state}) per cell. The graph is left whole: the import process ends without
+    taking it apart (`bench.importers.isolated`)."""
+    for i in sorted(arch2infos):
+        yield i, {NB201_HPS.get(k, k): v for k, v in arch2infos[i].items()}
 
 
 def collect(meta_archs: list[str], cells: Iterable[tuple[int, Mapping[str, Any]]], info: dict, *, source: str,
-            curve_splits: Collection[str] = CURVE_SPLITS,
-            cost_mean: Callable[[Any, str], dict] | None = None) -> Table:
-    """Turn official results (file index -> {hp: ArchResults}) into a table in our index order.
+            curve_splits: Collection[str] = CURVE_SPLITS, cost_rule: str = "nb201") -> Table:
+    """Turn official results (file index -> {hp: ArchResults or its state dict}) into a table in our index order.
 
-    ``cost_mean(arch_results, dataset)`` gives the official mean FLOPs/params/latency (default: the results'
-    own ``get_compute_costs``, which is what both official APIs answer).
+    ``cost_rule`` names the package whose ``get_compute_costs`` the model means follow (`COST_RULES`).
     """
     curve_splits = check_curve_splits(curve_splits)
+    if cost_rule not in COST_RULES:
+        raise ValueError(f"unknown cost rule {cost_rule!r}; valid: {', '.join(COST_RULES)}")
     order = _index_map(meta_archs, source)
     cols = _Columns()
     hps: set[str] = set()
@@ -95,15 +140,16 @@ def collect(meta_archs: list[str], cells: Iterable[tuple[int, Mapping[str, Any]]
                 skipped.add(f"hp {hp!r}")
                 continue
             hps.add(str(hp))
-            for dataset, seeds in archres.dataset_seed.items():
+            state = _fields(archres)
+            for dataset, seeds in state["dataset_seed"].items():
                 if dataset not in DATASETS:
                     skipped.add(f"dataset {dataset!r}")
                     continue
-                results = [archres.all_results[(dataset, s)] for s in seeds]
-                for k, res in enumerate(results):
-                    skipped |= _put_trial(cols, i, k, dataset, res, curve_splits)
+                results = [_fields(state["all_results"][(dataset, s)]) for s in seeds]
+                for k, (seed, res) in enumerate(zip(seeds, results, strict=True)):
+                    skipped |= _put_trial(cols, i, k, seed, dataset, res, curve_splits)
                 if str(hp) == MODEL_HP and results:
-                    _put_model(cols, i, dataset, results, (cost_mean or _compute_costs)(archres, dataset))
+                    _put_model(cols, i, dataset, list(seeds), results, cost_rule)
     table = cols.table(info)
     missing = int(NUM_ARCHS - seen.sum())
     notes = list(info.get("notes", []))
@@ -112,72 +158,205 @@ def collect(meta_archs: list[str], cells: Iterable[tuple[int, Mapping[str, Any]]
     if skipped:
         notes.append("not imported (no metric for them here): " + ", ".join(sorted(skipped)))
     table.info.update({"hps": sorted(hps, key=int), "cells_with_results": int(seen.sum()),
-                       "trial_order": "ascending seed", "curve_splits": sorted(curve_splits), "notes": notes})
+                       "trial_order": "ascending seed", "curve_splits": sorted(curve_splits), "notes": notes,
+                       "model_means": MODEL_MEANS_EXACT})
     return table
 
 
+def _fields(obj: Any) -> Mapping[str, Any]:
+    """The fields of an official result: its state dict as stored, or the attributes of the object built from it
+    (the official `state_dict` is exactly its ``__dict__``)."""
+    return obj if isinstance(obj, Mapping) else vars(obj)
+
+
 # --- one trial -----------------------------------------------------------------------------------
-def _put_trial(cols: _Columns, i: int, k: int, dataset: str, res: Any,
+@lru_cache(maxsize=1024)
+def _metric(dataset: str, field: str, epochs: int | None = None) -> str:
+    """`bench.table.metric`, validated once per name (a full file asks for each name millions of times)."""
+    return metric(dataset, field, epochs)
+
+
+@lru_cache(maxsize=64)
+def _epoch_keys(split: str, epochs: int) -> tuple[str, ...]:
+    """``('x-valid@0', ..., 'x-valid@E-1')``: built once, looked up with ``map(dict.get, ...)`` at C speed."""
+    return tuple(f"{split}@{e}" for e in range(epochs))
+
+
+def _per_epoch(record: Any, keys: Iterable[Any]) -> list[Any]:
+    """Values of a per-epoch record (a dict keyed by epoch or ``split@epoch``, or a list), None where absent."""
+    if record is None:
+        return [None for _ in keys]
+    if isinstance(record, Mapping):
+        return list(map(record.get, keys))
+    return [record[e] if isinstance(e, int) and 0 <= e < len(record) else None for e in keys]
+
+
+def _floats(values: list[Any]) -> np.ndarray:
+    if None in values:
+        return np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _put_trial(cols: _Columns, i: int, k: int, seed: int, dataset: str, res: Mapping[str, Any],
                curve_splits: tuple[str, ...]) -> set[str]:
-    """File one ResultsCount (trial k of cell i) under its metrics; returns the eval sets it skipped."""
-    epochs = int(res.get_total_epoch())
+    """File one ResultsCount (trial k of cell i, run with ``seed``) under its metrics; returns what it skipped.
+
+    The hot loop of a full file (about 370,000 trials): per-epoch records are read with ``map`` and summed or
+    turned into arrays at C speed; a record with a gap takes the slow path, which makes the gap NaN."""
+    epochs = int(res["epochs"])
     last = epochs - 1
     skipped = set()
-    cols.trial(metric(dataset, "train", epochs), i, k, _at(res.train_acc1es, last))
-    for split in res.get_eval_set():
+    cols.seed(dataset, epochs, i, k, seed)
+    cols.trial(_metric(dataset, "train", epochs), i, k, _at(res.get("train_acc1es"), last))
+    cols.trial(_metric(dataset, "train-loss", epochs), i, k, _at(res.get("train_losses"), last))
+    names = res.get("eval_names") or ()
+    accs, losses = res.get("eval_acc1es") or {}, res.get("eval_losses") or {}
+    for split in names:
         if split not in DATASETS[dataset]:
             skipped.add(f"eval set {split!r} of {dataset}")
             continue
-        name = metric(dataset, split, epochs)
-        cols.trial(name, i, k, _num(res.eval_acc1es.get(f"{split}@{last}")))
+        name = _metric(dataset, split, epochs)
+        key = f"{split}@{last}"
+        cols.trial(name, i, k, _num(accs.get(key)))
+        cols.trial(_metric(dataset, split + "-loss", epochs), i, k, _num(losses.get(key)))
         if split in curve_splits:
-            cols.curve(name, i, k, [_num(res.eval_acc1es.get(f"{split}@{e}")) for e in range(epochs)])
-    train_times = res.train_times
-    cols.trial(metric(dataset, "train_seconds", epochs), i, k,
-               _total([_at(train_times, e) for e in range(epochs)]) if train_times is not None else math.nan)
-    if EVAL_SPLIT in res.get_eval_set() and isinstance(res.eval_times, dict) and res.eval_times:
-        total = _total([_num(res.eval_times.get(f"{EVAL_SPLIT}@{e}")) for e in range(epochs)])
-        cols.trial(metric(dataset, "eval_seconds", epochs), i, k, total / epochs)
+            cols.curve(name, i, k, _epoch_series(accs, names, split, epochs))
+    train_times = res.get("train_times")
+    cols.trial(_metric(dataset, "train_seconds", epochs), i, k,
+               _train_sum(train_times, epochs) if train_times is not None else math.nan)
+    eval_times, timed = res.get("eval_times"), EVAL_TIME_SPLIT[dataset]
+    if timed in names and isinstance(eval_times, Mapping) and eval_times:
+        cols.trial(_metric(dataset, "eval_seconds", epochs), i, k, _epoch_sum(eval_times, names, timed, epochs) / epochs)
     return skipped
 
 
-def _put_model(cols: _Columns, i: int, dataset: str, results: list[Any], costs: dict) -> None:
+def _series(record: Any, keys: Sequence[Any]) -> np.ndarray:
+    """A per-epoch record as float64 values in epoch order (NaN where an epoch is missing)."""
+    try:
+        return np.fromiter(map(record.__getitem__, keys), dtype=np.float64, count=len(keys))
+    except (KeyError, IndexError, TypeError):
+        return _floats(_per_epoch(record, keys))
+
+
+def _sum(record: Any, keys: Sequence[Any]) -> float:
+    """The sum over epochs in epoch order, as the official ``all_time``; NaN if any epoch is missing (a partial sum
+    is not the schedule's time)."""
+    try:
+        return float(sum(map(record.__getitem__, keys)))
+    except (KeyError, IndexError, TypeError):
+        return _total(_per_epoch(record, keys))
+
+
+def _block(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> Iterator[Any] | None:
+    """The values of ``split@0 .. split@E-1`` in an evaluation record, read in place: the official scripts add one
+    split after another, epochs in order (``update_eval``), so they are one run of the dict's values. None when the
+    record is laid out otherwise (then the keys are looked up one by one)."""
+    start = names.index(split) * epochs
+    if len(record) != len(names) * epochs:
+        return None
+    keys = islice(record, start, None)
+    if next(keys, None) != f"{split}@0" or next(islice(keys, epochs - 2, None), None) != f"{split}@{epochs - 1}":
+        return None
+    return islice(record.values(), start, start + epochs)
+
+
+def _epoch_series(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> np.ndarray:
+    block = _block(record, names, split, epochs)
+    if block is not None:
+        try:
+            return np.fromiter(block, dtype=np.float64, count=epochs)
+        except TypeError:  # a None among them
+            pass
+    return _series(record, _epoch_keys(split, epochs))
+
+
+def _epoch_sum(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> float:
+    block = _block(record, names, split, epochs)
+    if block is not None:
+        try:
+            return float(sum(block))
+        except TypeError:
+            pass
+    return _sum(record, _epoch_keys(split, epochs))
+
+
+def _train_sum(record: Any, epochs: int) -> float:
+    """Total training time: a dict of every epoch in order is summed in place, anything else epoch by epoch."""
+    if isinstance(record, dict) and len(record) == epochs and next(iter(record), None) == 0 \
+            and next(reversed(record), None) == epochs - 1:
+        try:
+            return float(sum(record.values()))
+        except TypeError:
+            pass
+    return _sum(record, range(epochs))
+
+
+def _put_model(cols: _Columns, i: int, dataset: str, seeds: list[int], results: list[Mapping[str, Any]],
+               rule: str) -> None:
     """Model figures of cell i: per-trial values, and the official mean (which may differ, see NATS-Bench)."""
     per_trial = {
-        "params_M": [_num(r.params) for r in results],
-        "flops_M": [_num(r.flop) for r in results],
-        "latency_s": [_positive(r.get_latency()) for r in results],
+        "params_M": [_num(r.get("params")) for r in results],
+        "flops_M": [_num(r.get("flop")) for r in results],
+        "latency_s": [_positive(_latency(r.get("latency"))) for r in results],
     }
-    official = {"params_M": costs.get("params"), "flops_M": costs.get("flops"), "latency_s": costs.get("latency")}
     for fld, values in per_trial.items():
-        name = metric(dataset, fld)
+        name = _metric(dataset, fld)
         for k, v in enumerate(values):
             cols.trial(name, i, k, v)
-        cols.mean(name, i, _num(official[fld]))
+        if fld == "latency_s":  # both packages: the mean of the measured (positive) latencies
+            measured = [v for v in values if not math.isnan(v)]
+            cols.mean(name, i, sum(measured) / len(measured) if measured else math.nan)
+        else:
+            cols.mean(name, i, _official_mean(values, seeds, rule))
 
 
-def _compute_costs(archres: Any, dataset: str) -> dict:
-    return archres.get_compute_costs(dataset)
+def _official_mean(values: list[float], seeds: list[int], rule: str) -> float:
+    """FLOPs/params over trials as the official ``get_compute_costs`` answers: NAS-Bench-201 the mean; NATS-Bench
+    the figure of seed 888 when the trials disagree at five decimals (its fix of a legacy weight-migration issue)."""
+    if rule == "nats" and len({f"{v:.5f}" for v in values}) > 1:
+        return values[seeds.index(888)]
+    return float(np.mean(values)) if len(values) > 1 else values[0]
+
+
+def _latency(latency: Any) -> float:
+    """A trial's latency as ``ResultsCount.get_latency`` reads it: the mean of its list, -1 when not measured."""
+    if latency is None:
+        return -1.0
+    if isinstance(latency, (list, tuple)):
+        return sum(latency) / len(latency) if latency else -1.0
+    return float(latency)
 
 
 # --- accumulation ---------------------------------------------------------------------------------
 class _Columns:
-    """NaN-filled arrays that grow as trials arrive, so the whole file is read in one pass."""
+    """The figures of the file as they arrive, one pass: scalars appended to lists (cell, trial, value) and turned
+    into NaN-filled arrays at the end, per-epoch curves written into their arrays at once."""
 
     _MODEL = MODEL_FIELDS
 
     def __init__(self) -> None:
-        self.trials: dict[str, np.ndarray] = {}
+        self._trials: dict[str, tuple[list[int], list[int], list[float]]] = {}
+        self._means: dict[str, tuple[list[int], list[float]]] = {}
+        self._seeds: dict[tuple[str, int], tuple[list[int], list[int], list[int]]] = {}
         self.curves: dict[str, np.ndarray] = {}
-        self.means: dict[str, np.ndarray] = {}
+
+    def seed(self, dataset: str, epochs: int, i: int, k: int, seed: int) -> None:
+        rows = self._seeds.get((dataset, epochs))
+        if rows is None:
+            rows = self._seeds[(dataset, epochs)] = ([], [], [])
+        rows[0].append(i)
+        rows[1].append(k)
+        rows[2].append(int(seed))
 
     def trial(self, name: str, i: int, k: int, value: float) -> None:
-        a = self.trials.get(name)
-        if a is None or k >= a.shape[1]:
-            a = self.trials[name] = _grow(a, (NUM_ARCHS, max(3, k + 1)), np.float64)
-        a[i, k] = value
+        rows = self._trials.get(name)
+        if rows is None:
+            rows = self._trials[name] = ([], [], [])
+        rows[0].append(i)
+        rows[1].append(k)
+        rows[2].append(value)
 
-    def curve(self, name: str, i: int, k: int, values: list[float]) -> None:
+    def curve(self, name: str, i: int, k: int, values: np.ndarray) -> None:
         a = self.curves.get(name)
         if a is None or k >= a.shape[1]:
             a = self.curves[name] = _grow(a, (NUM_ARCHS, max(3, k + 1), len(values)), np.float32)
@@ -186,19 +365,31 @@ class _Columns:
         a[i, k] = values
 
     def mean(self, name: str, i: int, value: float) -> None:
-        if name not in self.means:
-            self.means[name] = np.full(NUM_ARCHS, np.nan)
-        self.means[name][i] = value
+        rows = self._means.get(name)
+        if rows is None:
+            rows = self._means[name] = ([], [])
+        rows[0].append(i)
+        rows[1].append(value)
+
+    @staticmethod
+    def _array(rows: tuple[list[int], list[int], list[Any]], fill: float, dtype: type) -> np.ndarray:
+        i, k, v = (np.asarray(r) for r in rows)
+        out = np.full((NUM_ARCHS, max(3, int(k.max()) + 1)), fill, dtype=dtype)
+        out[i, k] = v
+        return out
 
     def table(self, info: dict) -> Table:
         table = Table(info=dict(info))
-        for name in sorted(self.trials):
-            trials = self.trials[name]
+        for name in sorted(self._trials):
+            trials = self._array(self._trials[name], np.nan, np.float64)
             used = ~np.isnan(trials)
             if not used.any():
                 continue  # a figure no trial has: the metric is absent, not a column of NaN
             trials = trials[:, : int(np.max(np.nonzero(used.any(axis=0))[0])) + 1]
-            mean = self.means.get(name)
+            mean = None
+            if name in self._means:
+                mean = np.full(NUM_ARCHS, np.nan)
+                mean[np.asarray(self._means[name][0])] = self._means[name][1]
             if name.split("/")[1] in self._MODEL and _same_across_trials(trials):
                 table.add(name, mean=mean if mean is not None else _nanmean(trials))
                 continue
@@ -206,6 +397,11 @@ class _Columns:
             if curve is not None:
                 curve = curve[:, : trials.shape[1]]
             table.add(name, mean=mean, trials=trials, curve=curve)
+        for (dataset, epochs), rows in sorted(self._seeds.items()):
+            seeds = self._array(rows, -1, np.int64)
+            used = seeds >= 0
+            if used.any():
+                table.add_seeds(dataset, epochs, seeds[:, : int(np.max(np.nonzero(used.any(axis=0))[0])) + 1])
         return table
 
 
@@ -253,8 +449,9 @@ def _at(seq: Any, e: int) -> float:
     return _num(seq[e]) if 0 <= e < len(seq) else math.nan
 
 
-def _total(values: list[float]) -> float:
-    return float(sum(values))  # NaN if any epoch is missing: a partial sum is not the schedule's time
+def _total(values: list[Any]) -> float:
+    """The sum over epochs; NaN if any epoch is missing (a partial sum is not the schedule's time)."""
+    return math.nan if None in values else float(sum(values))
 
 
 def check_curve_splits(splits: Collection[str]) -> tuple[str, ...]:
@@ -316,5 +513,5 @@ class _numpy_scalars_allowed:
         self._ctx.__exit__(*exc)
 
 
-__all__ = ["ALL_SPLITS", "CURVE_SPLITS", "MODEL_HP", "check_curve_splits", "collect", "package_version", "provenance",
-           "read_nb201"]
+__all__ = ["ALL_SPLITS", "COST_RULES", "CURVE_SPLITS", "MODEL_HP", "MODEL_MEANS_EXACT", "check_curve_splits", "collect", "package_version",
+           "provenance", "read_nb201"]
