@@ -144,37 +144,44 @@ def sweep_markdown(sweep: Sweep, frame: pd.DataFrame, command: str = "") -> str:
 
 
 def sweep_plot(sweep: Sweep, frame: pd.DataFrame, stem: Path) -> list[Path]:
-    """Final accuracy against the value, one panel per reported dataset, valid and test with 95% intervals; a log
-    axis when the values are positive numbers spanning a factor of 10 or more."""
+    """Final accuracy against the value with 95% intervals: a column of panels per reported dataset, a row per
+    split (valid, test), a line per search dataset; a log axis when the values are positive numbers spanning a
+    factor of 10 or more."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    datasets = [d for d in SEARCH_DATASETS if (frame["dataset"] == d).any()]
-    fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.2 * max(1, len(datasets)), 4.2), squeeze=False)
+    datasets = [d for d in SEARCH_DATASETS if (frame["dataset"] == d).any()] or list(SEARCH_DATASETS)
+    fig, axes = plt.subplots(len(SPLITS), len(datasets), figsize=(5.2 * len(datasets), 3.6 * len(SPLITS)),
+                             squeeze=False)
     xs = {v: float(v) if sweep.numeric else i for i, v in enumerate(sweep.values)}
-    for ax, d in zip(axes[0], datasets, strict=False):
-        for (searched, s), sub in frame[frame["dataset"] == d].groupby(["search_dataset", "split"], sort=False):
-            sub = sub.set_index("value").reindex([v for v in sweep.values if v in set(sub["value"])])
-            x = np.array([xs[v] for v in sub.index])
-            low = sub["mean"] - sub["ci_low"].fillna(sub["mean"])
-            high = sub["ci_high"].fillna(sub["mean"]) - sub["mean"]
-            label = s if searched in ("own", d) or len(set(frame["search_dataset"])) == 1 else f"{s} ({searched})"
-            ax.errorbar(x, sub["mean"], yerr=[low, high], marker="o", capsize=3, label=label)
-        ax.set_title(f"{DISPLAY[d]}", fontsize=10)
-        ax.set_xlabel(sweep.field)
-        ax.set_ylabel("final accuracy (%), mean and 95% CI")
-        if sweep.numeric:
-            vals = [float(v) for v in sweep.values]
-            if min(vals) > 0 and max(vals) / min(vals) >= 10:
-                ax.set_xscale("log")
-            ax.set_xticks(vals, sweep.values)
-        else:
-            ax.set_xticks(range(len(sweep.values)), sweep.values)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(f"{sweep.algo}: final accuracy vs {sweep.field} ({sweep.protocol})", fontsize=12)
+    several = len(set(frame["search_dataset"])) > 1
+    for row, split in enumerate(SPLITS):
+        for ax, d in zip(axes[row], datasets, strict=True):
+            sub_all = frame[(frame["dataset"] == d) & (frame["split"] == split)]
+            for searched, sub in sub_all.groupby("search_dataset", sort=False):
+                sub = sub.set_index("value").reindex([v for v in sweep.values if v in set(sub["value"])])
+                low = sub["mean"] - sub["ci_low"].fillna(sub["mean"])
+                high = sub["ci_high"].fillna(sub["mean"]) - sub["mean"]
+                label = "each dataset's own search" if searched == "own" else f"searched on {searched}"
+                ax.errorbar([xs[v] for v in sub.index], sub["mean"], yerr=[low, high], marker="o", capsize=3,
+                            label=label if several else None)
+            ax.set_title(f"{DISPLAY[d]} {split} ({reported_metric(d, split)})", fontsize=10)
+            ax.set_xlabel(sweep.field)
+            ax.set_ylabel(f"final {split} accuracy (%)")
+            if sweep.numeric:
+                vals = [float(v) for v in sweep.values]
+                if min(vals) > 0 and max(vals) / min(vals) >= 10:
+                    ax.set_xscale("log")
+                ax.set_xticks(vals, sweep.values)
+            else:
+                ax.set_xticks(range(len(sweep.values)), sweep.values)
+            ax.grid(alpha=0.3)
+            if several:
+                ax.legend(fontsize=8)
+    fig.suptitle(f"{sweep.algo}: final accuracy vs {sweep.field} ({sweep.protocol}; mean and 95% bootstrap "
+                 "interval over runs)", fontsize=12)
     fig.tight_layout()
     paths = save_figure(fig, stem)
     plt.close(fig)
