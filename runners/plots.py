@@ -51,23 +51,44 @@ def _mean_std(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return np.nanmean(stack, axis=0), np.nanstd(stack, axis=0)
 
 
-def _figure(ncols: int):  # noqa: ANN202 - matplotlib types
+def _figure(ncols: int, nrows: int = 1):  # noqa: ANN202 - matplotlib types
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, ncols, figsize=(6.2 * ncols, 4.4), squeeze=False)
-    return plt, fig, axes[0]
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 4.4 * nrows), squeeze=False)
+    return plt, fig, axes.ravel()
 
 
-def _open(groups: list[Group]):  # noqa: ANN202 - matplotlib types
-    """A figure of a valid and a test panel, and one colour per group (a row of the table)."""
+#: Line styles of the search datasets of a figure: the protocol's own search solid, others dashed, dotted.
+_SEARCH_STYLES = ("-", "--", ":")
+#: Above this many lines a figure draws means only: overlapping ± std bands would hide them.
+BAND_LINES = 4
+
+
+def _open(groups: list[Group], nrows: int = 1):  # noqa: ANN202 - matplotlib types
+    """A figure of a valid and a test panel (per row), and each group's line style: the colour says the searcher,
+    the dash its search dataset, so a searcher keeps its colour across searches."""
     import matplotlib
 
-    plt, fig, axes = _figure(2)
+    plt, fig, axes = _figure(2, nrows)
     cmap = matplotlib.colormaps["tab10"]
-    return plt, fig, axes, {g.label: cmap(i % 10) for i, g in enumerate(groups)}
+    algos = list(dict.fromkeys(g.algo for g in groups))
+    searches = list(dict.fromkeys(g.searched for g in groups))
+    styles = {g.label: {"color": cmap(algos.index(g.algo) % 10),
+                        "linestyle": _SEARCH_STYLES[searches.index(g.searched) % len(_SEARCH_STYLES)]}
+              for g in groups}
+    return plt, fig, axes, styles
+
+
+def _summary(groups: list[Group]) -> str:
+    return "mean ± std over runs" if len(groups) <= BAND_LINES else "mean over runs"
+
+
+def _band(ax, x: np.ndarray, mean: np.ndarray, std: np.ndarray, style: dict, lines: int) -> None:  # noqa: ANN001
+    if lines <= BAND_LINES:
+        ax.fill_between(x, mean - std, mean + std, color=style["color"], alpha=0.2, linewidth=0)
 
 
 def _optimum_line(ax, ref: Reference, dataset: str, split: str) -> None:  # noqa: ANN001
@@ -128,7 +149,7 @@ def search_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
     traces = {f: report.trace(f) for g in groups for f in g.on(dataset)["folder"]}
     horizon = max(float(t["time"].iloc[-1]) for t in traces.values() if len(t))
     grid = np.linspace(0.0, horizon, GRID_POINTS)
-    plt, fig, axes, colors = _open(groups)
+    plt, fig, axes, styles = _open(groups)
     for ax, split in zip(axes, SPLITS, strict=True):
         drawn = False
         lows: list[float] = []
@@ -143,11 +164,12 @@ def search_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
             # Draw only where every run has an incumbent: before that the mean is over a few lucky runs.
             partial = np.isnan(stack).any(axis=0)
             mean[partial] = std[partial] = np.nan
-            ax.plot(grid, mean, color=colors[g.label], label=f"{g.label} ({_n(len(stack), 'run')})")
-            ax.fill_between(grid, mean - std, mean + std, color=colors[g.label], alpha=0.2, linewidth=0)
+            ax.plot(grid, mean, **styles[g.label], label=f"{g.label} ({_n(len(stack), 'run')})")
+            _band(ax, grid, mean, std, styles[g.label], len(groups))
             late = grid >= 0.05 * horizon  # the first queries span tens of points; focus on the search itself
-            lows.append(np.nanmin((mean - std)[late]) if np.any(~np.isnan(mean[late])) else np.nan)
-            highs.append(np.nanmax((mean + std)[late]) if np.any(~np.isnan(mean[late])) else np.nan)
+            spread = std if len(groups) <= BAND_LINES else 0.0  # the y range fits what is drawn
+            lows.append(np.nanmin((mean - spread)[late]) if np.any(~np.isnan(mean[late])) else np.nan)
+            highs.append(np.nanmax((mean + spread)[late]) if np.any(~np.isnan(mean[late])) else np.nan)
             drawn = True
         if not _panel(ax, report.ref, dataset, split, drawn, "Simulated search time (seconds)",
                       f"{split} accuracy of the incumbent (%)"):
@@ -159,21 +181,21 @@ def search_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
             ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlim(0, horizon)
     return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: "
-                   "incumbent vs time (mean ± std over runs)", stem)
+                   f"incumbent vs time ({_summary(groups)})", stem)
 
 
 def sorted_finals(report: Report, dataset: str, stem: Path) -> list[Path]:
     groups = _query_groups(report, dataset)
     if not groups:
         return []
-    plt, fig, axes, colors = _open(groups)
+    plt, fig, axes, styles = _open(groups)
     for ax, split in zip(axes, SPLITS, strict=True):
         drawn = False
         for g in groups:
             v = np.sort(g.on(dataset)[f"{dataset}_{split}"].dropna().to_numpy())
             if len(v) == 0:
                 continue
-            ax.plot(np.arange(len(v)), v, color=colors[g.label], label=f"{g.label} ({_n(len(v), 'run')})")
+            ax.plot(np.arange(len(v)), v, **styles[g.label], label=f"{g.label} ({_n(len(v), 'run')})")
             drawn = True
         _panel(ax, report.ref, dataset, split, drawn, "The index of runs", f"{split} accuracy of the final cell (%)")
     return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: final "
@@ -184,7 +206,7 @@ def epoch_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
     groups = [g for g in report.groups if g.kind != "query" and len(g.on(dataset))]
     if not groups:
         return []
-    plt, fig, axes, colors = _open(groups)
+    plt, fig, axes, styles = _open(groups)
     for ax, split in zip(axes, SPLITS, strict=True):
         col = f"{dataset}_{split}"
         drawn = False
@@ -199,8 +221,8 @@ def epoch_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
                 stack[i, :len(t)] = t[col].to_numpy(float)
             x = longest["epoch"] if "epoch" in longest else np.arange(len(longest))
             mean, std = _mean_std(stack)
-            ax.plot(x, mean, color=colors[g.label], label=f"{g.label} ({_n(len(traces), 'seed')})")
-            ax.fill_between(x, mean - std, mean + std, color=colors[g.label], alpha=0.2, linewidth=0)
+            ax.plot(x, mean, **styles[g.label], label=f"{g.label} ({_n(len(traces), 'seed')})")
+            _band(ax, x, mean, std, styles[g.label], len(groups))
             drawn = True
         if _panel(ax, report.ref, dataset, split, drawn, "The searching epoch",
                   f"{split} accuracy of the derived cell (%)"):
@@ -208,7 +230,7 @@ def epoch_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
 
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _finish(plt, fig, axes, f"Weight-sharing searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: "
-                   "derived cell vs epoch", stem)
+                   f"derived cell vs epoch ({_summary(groups).replace('runs', 'seeds')})", stem)
 
 
 def regret_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
@@ -216,7 +238,7 @@ def regret_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
     groups = _query_groups(report, dataset)
     if not groups:
         return []
-    plt, fig, axes, colors = _open(groups)
+    plt, fig, axes, styles = _open(groups)
     for ax, split in zip(axes, SPLITS, strict=True):
         optimum = report.ref.optimum(dataset, split)
         col = f"incumbent_{dataset}_{split}"
@@ -237,7 +259,7 @@ def regret_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
                 continue
             mean, _ = _mean_std(stack)
             mean[np.isnan(stack).any(axis=0)] = np.nan
-            ax.plot(grid, mean, color=colors[g.label], label=f"{g.label} ({_n(len(stack), 'run')})")
+            ax.plot(grid, mean, **styles[g.label], label=f"{g.label} ({_n(len(stack), 'run')})")
             drawn = True
         why = None if optimum is not None else f"n/a: the benchmark source has no {reported_metric(dataset, split)}"
         if _panel(ax, None, dataset, split, drawn, "Simulated search time (seconds, log)",
@@ -249,30 +271,30 @@ def regret_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
 
 
 def time_to_target(report: Report, dataset: str, stem: Path) -> list[Path]:
-    """Empirical distribution of the time to come within each target of the optimum (runs that never do keep the
-    curve below 1)."""
+    """Empirical distribution of the time to come within each target of the optimum, a row of panels per target
+    (runs that never get there keep the curve below 1)."""
     groups = _query_groups(report, dataset)
     if not groups:
         return []
-    plt, fig, axes, colors = _open(groups)
-    styles = dict(zip(TARGETS, ("-", "--", ":", "-."), strict=False))
-    for ax, split in zip(axes, SPLITS, strict=True):
+    plt, fig, axes, styles = _open(groups, nrows=len(TARGETS))
+    runs = {(g.label, s): group_anytime(report, g, dataset, s) for g in groups for s in SPLITS}
+    for k, ax in enumerate(axes):
+        i, j = divmod(k, len(SPLITS))
+        split = SPLITS[j]
         drawn = False
         for g in groups:
-            runs = group_anytime(report, g, dataset, split)
-            if not runs:
+            tt = np.sort([r.time_to[i] for r in runs[(g.label, split)]])
+            ok = tt[np.isfinite(tt)]
+            if len(ok) == 0:
                 continue
-            for i, target in enumerate(TARGETS):
-                tt = np.sort([r.time_to[i] for r in runs])
-                ok = tt[np.isfinite(tt)]
-                if len(ok) == 0:
-                    continue
-                share = np.arange(1, len(ok) + 1) / len(tt)
-                ax.step(np.append(ok, ok[-1]), np.append(share, share[-1]), where="post", color=colors[g.label],
-                        linestyle=styles[target], label=f"{g.label}, within {target:.1f}")
-                drawn = True
+            share = np.arange(1, len(ok) + 1) / len(tt)
+            ax.step(np.append(ok, ok[-1]), np.append(share, share[-1]), where="post", **styles[g.label],
+                    label=f"{g.label} ({_n(len(tt), 'run')})")
+            drawn = True
         if _panel(ax, None, dataset, split, drawn, "Simulated search time (seconds, log)",
-                  "share of runs within the target", "no run comes within the targets (or no figures)"):
+                  f"share of runs within {TARGETS[i]:.1f} points", "no run comes within the target (or no figures)"):
+            ax.set_title(f"{DISPLAY[dataset]} {split} ({reported_metric(dataset, split)}), within {TARGETS[i]:.1f}",
+                         fontsize=10)
             ax.set_xscale("log")
             ax.set_ylim(0, 1.02)
     return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: time "
