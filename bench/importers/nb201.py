@@ -34,19 +34,20 @@ import os
 import pickle
 import re
 import zipfile
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import lru_cache
 from importlib import metadata
-from itertools import islice
+from itertools import islice, product
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.importers.isolated import run_isolated
-from bench.importers.safe_pickle import HoldsTensors, collector_paused, load_plain
+from bench.importers.safe_pickle import HoldsTensors, collector_paused, read_plain
+from bench.importers.stream_pickle import Record
 from bench.table import DATASETS, EVAL_TIME_SPLIT, MODEL_FIELDS, Table, TableError, cause, metric
-from search_space import NUM_ARCHS, Arch
+from search_space import NUM_ARCHS, NUM_EDGES, OPS, Arch, index_to_code
 
 PACKAGE = "nas-bench-201"
 #: Official file name -> version, e.g. ``NAS-Bench-201-v1_1-096897.pth`` -> ``v1_1``.
@@ -80,11 +81,10 @@ def read_nb201(path: str | os.PathLike, curve_splits: Collection[str] = CURVE_SP
 
 
 def _read_nb201(path: Path, curve_splits: tuple[str, ...]) -> Table:
-    reader = "restricted C unpickler (bench.importers.safe_pickle)"
     try:
         with collector_paused():  # reading and converting plain data: nothing for the cyclic collector to find
             try:
-                data = load_plain(path)
+                data, reader = read_plain(path)
             except HoldsTensors:
                 data = _torch_load(path)
                 reader = "torch.load(weights_only=True) (the file holds tensors)"
@@ -247,48 +247,58 @@ def _sum(record: Any, keys: Sequence[Any]) -> float:
         return _total(_per_epoch(record, keys))
 
 
-def _block(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> Iterator[Any] | None:
-    """The values of ``split@0 .. split@E-1`` in an evaluation record, read in place: the official scripts add one
-    split after another, epochs in order (``update_eval``), so they are one run of the dict's values. None when the
-    record is laid out otherwise (then the keys are looked up one by one)."""
-    start = names.index(split) * epochs
-    if len(record) != len(names) * epochs:
+def _block(record: Any, keys: tuple[str, ...], start: int) -> np.ndarray | list | None:
+    """The values of ``keys`` (a split's ``split@0 .. split@E-1``) where they stand as one run in the record, read in
+    place: the official scripts add one split after another, epochs in order (``update_eval``), so a block starts
+    at the split's place in ``eval_names`` times E. None where the record is laid out otherwise (then the keys are
+    looked up one by one)."""
+    if type(record) is Record:
+        at = record.keys_.block(keys)
+        return None if at is None else record.values_[at:at + len(keys)]
+    if len(record) < start + len(keys) or list(islice(record, start, start + len(keys))) != list(keys):
         return None
-    keys = islice(record, start, None)
-    if next(keys, None) != f"{split}@0" or next(islice(keys, epochs - 2, None), None) != f"{split}@{epochs - 1}":
-        return None
-    return islice(record.values(), start, start + epochs)
+    return list(islice(record.values(), start, start + len(keys)))
 
 
 def _epoch_series(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> np.ndarray:
-    block = _block(record, names, split, epochs)
+    keys = _epoch_keys(split, epochs)
+    block = _block(record, keys, names.index(split) * epochs)
     if block is not None:
         try:
-            return np.fromiter(block, dtype=np.float64, count=epochs)
+            return np.asarray(block, dtype=np.float64) if type(block) is not list \
+                else np.fromiter(block, dtype=np.float64, count=epochs)
         except TypeError:  # a None among them
             pass
-    return _series(record, _epoch_keys(split, epochs))
+    return _series(record, keys)
 
 
 def _epoch_sum(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> float:
-    block = _block(record, names, split, epochs)
+    keys = _epoch_keys(split, epochs)
+    block = _block(record, keys, names.index(split) * epochs)
     if block is not None:
         try:
-            return float(sum(block))
+            return float(sum(block if type(block) is list else block.tolist()))
         except TypeError:
             pass
-    return _sum(record, _epoch_keys(split, epochs))
+    return _sum(record, keys)
 
 
 def _train_sum(record: Any, epochs: int) -> float:
-    """Total training time: a dict of every epoch in order is summed in place, anything else epoch by epoch."""
-    if isinstance(record, dict) and len(record) == epochs and next(iter(record), None) == 0 \
-            and next(reversed(record), None) == epochs - 1:
+    """Total training time: a record of every epoch in order is summed in place, anything else epoch by epoch."""
+    if type(record) is Record:
+        if record.keys_.is_range and len(record) == epochs:
+            return float(sum(record.values_.tolist()))
+    elif isinstance(record, dict) and len(record) == epochs and list(record) == _epoch_range(epochs):
         try:
             return float(sum(record.values()))
         except TypeError:
             pass
     return _sum(record, range(epochs))
+
+
+@lru_cache(maxsize=64)
+def _epoch_range(epochs: int) -> list[int]:
+    return list(range(epochs))
 
 
 def _put_model(cols: _Columns, i: int, dataset: str, seeds: list[int], results: list[Mapping[str, Any]],
@@ -315,7 +325,9 @@ def _official_mean(values: list[float], seeds: list[int], rule: str) -> float:
     the figure of seed 888 when the trials disagree at five decimals (its fix of a legacy weight-migration issue)."""
     if rule == "nats" and len({f"{v:.5f}" for v in values}) > 1:
         return values[seeds.index(888)]
-    return float(np.mean(values)) if len(values) > 1 else values[0]
+    if len(values) < 8:  # numpy sums fewer than 8 values in order: the same figure without its call
+        return sum(values) / len(values) if len(values) > 1 else values[0]
+    return float(np.mean(values))
 
 
 def _latency(latency: Any) -> float:
@@ -444,6 +456,9 @@ def _at(seq: Any, e: int) -> float:
     """Epoch e of a per-epoch record, which the files keep as a dict keyed by epoch or as a list."""
     if seq is None:
         return math.nan
+    if type(seq) is Record:
+        at = seq.keys_.position.get(e)
+        return math.nan if at is None else float(seq.values_[at])
     if isinstance(seq, Mapping):
         return _num(seq.get(e))
     return _num(seq[e]) if 0 <= e < len(seq) else math.nan
@@ -480,7 +495,11 @@ def _index_map(meta_archs: list[str], source: str) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _official_strings() -> dict[str, int]:
-    return {str(Arch.from_index(i)): i for i in range(NUM_ARCHS)}
+    """Arch string -> official index, each string filled into one template (15,625 `Arch` objects take 0.2 s)."""
+    parts = str(Arch((0,) * NUM_EDGES)).split(f"{OPS[0]}~")  # the edges in string order, as Arch.ops
+    template = "".join(part + (f"{{{edge}}}~" if edge < NUM_EDGES else "") for edge, part in enumerate(parts))
+    by_code = [template.format(*ops) for ops in product(OPS, repeat=NUM_EDGES)]  # base-5 code order
+    return {by_code[code]: i for i, code in enumerate(index_to_code().tolist())}
 
 
 def provenance(path: Path, importer: str, package: str, official_name: re.Pattern, **extra: Any) -> dict[str, Any]:

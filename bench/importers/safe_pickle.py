@@ -73,6 +73,18 @@ class HoldsTensors(pickle.UnpicklingError):
     """The file holds tensors (storages), which this reader does not rebuild."""
 
 
+def allowed_object(module: str, name: str, source: str) -> Any:
+    """What a pickle's ``module.name`` resolves to: the `ALLOWED` object, or a refusal naming it and ``source``."""
+    try:
+        return ALLOWED[(module, name)]
+    except (KeyError, TypeError):
+        if str(module).split(".")[0] == "torch" and (name in _TENSOR_REBUILDERS or str(name).endswith("Storage")):
+            raise HoldsTensors(f"{source} holds tensors ({module}.{name})") from None
+        raise pickle.UnpicklingError(
+            f"{source}: refuses to build {module}.{name} from the file: not a class of the official "
+            f"format (allowed: {', '.join(sorted(f'{m}.{n}' for m, n in ALLOWED))})") from None
+
+
 class _Restricted(pickle.Unpickler):
     """The C unpickler; only `ALLOWED` names resolve, and persistent ids (tensor storages) stop the read."""
 
@@ -81,14 +93,7 @@ class _Restricted(pickle.Unpickler):
         self._source = source
 
     def find_class(self, module: str, name: str) -> Any:
-        try:
-            return ALLOWED[(module, name)]
-        except KeyError:
-            if module.split(".")[0] == "torch" and (name in _TENSOR_REBUILDERS or name.endswith("Storage")):
-                raise HoldsTensors(f"{self._source} holds tensors ({module}.{name})") from None
-            raise pickle.UnpicklingError(
-                f"{self._source}: refuses to build {module}.{name} from the file: not a class of the official "
-                f"format (allowed: {', '.join(sorted(f'{m}.{n}' for m, n in ALLOWED))})") from None
+        return allowed_object(module, name, self._source)
 
     def persistent_load(self, pid: Any) -> Any:
         raise HoldsTensors(f"{self._source} holds tensors (persistent id {pid!r:.60})")
@@ -111,12 +116,24 @@ class collector_paused:
             gc.enable()
 
 
+#: How `read_plain` read a file's object: the fast reader, or the C unpickler (and why, when the fast one gave up).
+FAST_READER = "restricted stream reader (bench.importers.stream_pickle: per-epoch records as arrays)"
+C_READER = "restricted C unpickler (bench.importers.safe_pickle)"
+
+
 def load_plain(path: str | os.PathLike) -> Any:
     """The object a ``torch.save`` file of plain data holds (legacy or zip layout), built by the restricted C
     unpickler. Raises `pickle.UnpicklingError` (or `HoldsTensors`) naming the file for anything else."""
+    return read_plain(path, fast=False)[0]
+
+
+def read_plain(path: str | os.PathLike, *, fast: bool = True) -> tuple[Any, str]:
+    """`load_plain`, and which reader read the object. With ``fast``, the object is read by
+    `bench.importers.stream_pickle` (per-epoch records become `Record` s: a fraction of the time and memory); a file
+    that reader does not read fast goes to the restricted C unpickler from the object's first byte."""
     path = Path(path)
     source = str(path)
-    with open(path, "rb") as raw, collector_paused():
+    with open(path, "rb", buffering=1 << 20) as raw, collector_paused():
         head = raw.read(len(_LEGACY_HEAD))
         raw.seek(0)
         if head[:4] == b"PK\x03\x04":
@@ -125,7 +142,7 @@ def load_plain(path: str | os.PathLike) -> Any:
                 if len(names) != 1:
                     raise pickle.UnpicklingError(f"{source} is a zip archive without one data.pkl: not torch.save's")
                 with archive.open(names[0]) as fh:
-                    return _load(io.BufferedReader(fh, buffer_size=1 << 20), source)
+                    return _object(io.BufferedReader(fh, buffer_size=1 << 20), source, fast)
         if head != _LEGACY_HEAD:  # checked before unpickling: random bytes could ask for any amount of memory
             raise pickle.UnpicklingError(f"{source} is not a torch.save file (neither its legacy nor its zip layout)")
         fh = raw
@@ -134,10 +151,25 @@ def load_plain(path: str | os.PathLike) -> Any:
         if _load(fh, source) != TORCH_PROTOCOL:
             raise pickle.UnpicklingError(f"{source}: unknown torch.save protocol")
         _load(fh, source)  # system info (byte order, type sizes): plain numbers need none of it
-        obj = _load(fh, source)
+        obj = _object(fh, source, fast)
         if _load(fh, source):
             raise HoldsTensors(f"{source} holds tensor storages")
         return obj
 
 
-__all__ = ["ALLOWED", "TORCH_MAGIC", "TORCH_PROTOCOL", "HoldsTensors", "collector_paused", "load_plain"]
+def _object(fh: BinaryIO, source: str, fast: bool) -> tuple[Any, str]:
+    """The pickle at ``fh``'s position: by the fast reader where it can, else by the C unpickler."""
+    if fast:
+        from bench.importers import stream_pickle  # it builds on this module's ALLOWED
+
+        start = fh.tell()
+        try:
+            return stream_pickle.load(fh, source), FAST_READER
+        except stream_pickle.NotFast as exc:
+            fh.seek(start)
+            return _load(fh, source), f"{C_READER}; the fast reader gave up: {exc}"
+    return _load(fh, source), C_READER
+
+
+__all__ = ["ALLOWED", "C_READER", "FAST_READER", "TORCH_MAGIC", "TORCH_PROTOCOL", "HoldsTensors", "allowed_object",
+           "collector_paused", "load_plain", "read_plain"]
