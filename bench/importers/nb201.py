@@ -45,7 +45,7 @@ import numpy as np
 
 from bench.importers.isolated import run_isolated
 from bench.importers.safe_pickle import HoldsTensors, collector_paused, read_plain
-from bench.importers.stream_pickle import Record
+from bench.importers.stream_pickle import Record, epoch_keys
 from bench.table import DATASETS, EVAL_TIME_SPLIT, MODEL_FIELDS, Table, TableError, cause, metric
 from search_space import NUM_ARCHS, NUM_EDGES, OPS, Arch, index_to_code
 
@@ -176,12 +176,6 @@ def _metric(dataset: str, field: str, epochs: int | None = None) -> str:
     return metric(dataset, field, epochs)
 
 
-@lru_cache(maxsize=64)
-def _epoch_keys(split: str, epochs: int) -> tuple[str, ...]:
-    """``('x-valid@0', ..., 'x-valid@E-1')``: built once, looked up with ``map(dict.get, ...)`` at C speed."""
-    return tuple(f"{split}@{e}" for e in range(epochs))
-
-
 def _per_epoch(record: Any, keys: Iterable[Any]) -> list[Any]:
     """Values of a per-epoch record (a dict keyed by epoch or ``split@epoch``, or a list), None where absent."""
     if record is None:
@@ -197,37 +191,63 @@ def _floats(values: list[Any]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
+class _Layout:
+    """Where the figures of a trial of one dataset, schedule and ``eval_names`` go: the metric of each value of its
+    row, the keys its last epoch has in the evaluation records, the curves it keeps. Worked out once per layout (a
+    full file has a few dozen), not once per trial."""
+
+    def __init__(self, dataset: str, epochs: int, names: tuple[str, ...], curve_splits: tuple[str, ...]) -> None:
+        last = epochs - 1
+        self.dataset, self.epochs, self.names = dataset, epochs, names
+        kept = [s for s in names if s in DATASETS[dataset]]
+        self.skipped = {f"eval set {s!r} of {dataset}" for s in names if s not in DATASETS[dataset]}
+        self.last_keys = tuple(f"{s}@{last}" for s in kept)
+        self.columns = (_metric(dataset, "train", epochs), _metric(dataset, "train-loss", epochs),
+                        *(_metric(dataset, s, epochs) for s in kept),
+                        *(_metric(dataset, s + "-loss", epochs) for s in kept),
+                        _metric(dataset, "train_seconds", epochs), _metric(dataset, "eval_seconds", epochs))
+        self.curves = tuple((_metric(dataset, s, epochs), s) for s in kept if s in curve_splits)
+        timed = EVAL_TIME_SPLIT[dataset]
+        self.timed = timed if timed in names else None
+
+
+@lru_cache(maxsize=1024)
+def _layout(dataset: str, epochs: int, names: tuple[str, ...], curve_splits: tuple[str, ...]) -> _Layout:
+    return _Layout(dataset, epochs, names, curve_splits)
+
+
 def _put_trial(cols: _Columns, i: int, k: int, seed: int, dataset: str, res: Mapping[str, Any],
                curve_splits: tuple[str, ...]) -> set[str]:
-    """File one ResultsCount (trial k of cell i, run with ``seed``) under its metrics; returns what it skipped.
+    """File one ResultsCount (trial k of cell i, run with ``seed``) as one row of its layout; returns what it
+    skipped.
 
-    The hot loop of a full file (about 370,000 trials): per-epoch records are read with ``map`` and summed or
-    turned into arrays at C speed; a record with a gap takes the slow path, which makes the gap NaN."""
+    The hot loop of a full file (about 230,000 trials): per-epoch records read as `Record` s are indexed, sliced and
+    summed as arrays, dicts with ``map``; a record with a gap takes the slow path, which makes the gap NaN."""
     epochs = int(res["epochs"])
     last = epochs - 1
-    skipped = set()
-    cols.seed(dataset, epochs, i, k, seed)
-    cols.trial(_metric(dataset, "train", epochs), i, k, _at(res.get("train_acc1es"), last))
-    cols.trial(_metric(dataset, "train-loss", epochs), i, k, _at(res.get("train_losses"), last))
     names = res.get("eval_names") or ()
+    lay = _layout(dataset, epochs, tuple(names), curve_splits)
     accs, losses = res.get("eval_acc1es") or {}, res.get("eval_losses") or {}
-    for split in names:
-        if split not in DATASETS[dataset]:
-            skipped.add(f"eval set {split!r} of {dataset}")
-            continue
-        name = _metric(dataset, split, epochs)
-        key = f"{split}@{last}"
-        cols.trial(name, i, k, _num(accs.get(key)))
-        cols.trial(_metric(dataset, split + "-loss", epochs), i, k, _num(losses.get(key)))
-        if split in curve_splits:
-            cols.curve(name, i, k, _epoch_series(accs, names, split, epochs))
     train_times = res.get("train_times")
-    cols.trial(_metric(dataset, "train_seconds", epochs), i, k,
-               _train_sum(train_times, epochs) if train_times is not None else math.nan)
-    eval_times, timed = res.get("eval_times"), EVAL_TIME_SPLIT[dataset]
-    if timed in names and isinstance(eval_times, Mapping) and eval_times:
-        cols.trial(_metric(dataset, "eval_seconds", epochs), i, k, _epoch_sum(eval_times, names, timed, epochs) / epochs)
-    return skipped
+    eval_times = res.get("eval_times")
+    row = [_at(res.get("train_acc1es"), last), _at(res.get("train_losses"), last),
+           *_values(accs, lay.last_keys), *_values(losses, lay.last_keys),
+           _train_sum(train_times, epochs) if train_times is not None else math.nan,
+           _epoch_sum(eval_times, names, lay.timed, epochs) / epochs
+           if lay.timed is not None and isinstance(eval_times, Mapping) and eval_times else math.nan]
+    cols.row(lay, i, k, seed, row)
+    for name, split in lay.curves:
+        cols.curve(name, i, k, _epoch_series(accs, names, split, epochs))
+    return lay.skipped
+
+
+def _values(record: Any, keys: tuple[Any, ...]) -> list[float]:
+    """The record's value at each key, NaN where it has none."""
+    if type(record) is Record:
+        at = record.keys_.positions(keys)
+        if at is not None:
+            return record.values_[at].tolist()
+    return [_num(record.get(key)) for key in keys]
 
 
 def _series(record: Any, keys: Sequence[Any]) -> np.ndarray:
@@ -247,40 +267,39 @@ def _sum(record: Any, keys: Sequence[Any]) -> float:
         return _total(_per_epoch(record, keys))
 
 
-def _block(record: Any, keys: tuple[str, ...], start: int) -> np.ndarray | list | None:
-    """The values of ``keys`` (a split's ``split@0 .. split@E-1``) where they stand as one run in the record, read in
-    place: the official scripts add one split after another, epochs in order (``update_eval``), so a block starts
-    at the split's place in ``eval_names`` times E. None where the record is laid out otherwise (then the keys are
-    looked up one by one)."""
+def _block(record: Any, split: str, start: int, epochs: int) -> np.ndarray | list | None:
+    """The values of ``split@0 .. split@E-1`` where they stand as one run in the record, read in place: the official
+    scripts add one split after another, epochs in order (``update_eval``), so a block starts at the split's place
+    in ``eval_names`` times E. None where the record is laid out otherwise (then the keys are looked up one by
+    one)."""
     if type(record) is Record:
-        at = record.keys_.block(keys)
-        return None if at is None else record.values_[at:at + len(keys)]
-    if len(record) < start + len(keys) or list(islice(record, start, start + len(keys))) != list(keys):
+        at = record.keys_.block(split, epochs)
+        return None if at is None else record.values_[at:at + epochs]
+    if len(record) < start + epochs or list(islice(record, start, start + epochs)) != list(epoch_keys(split, epochs)):
         return None
-    return list(islice(record.values(), start, start + len(keys)))
+    return list(islice(record.values(), start, start + epochs))
 
 
 def _epoch_series(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> np.ndarray:
-    keys = _epoch_keys(split, epochs)
-    block = _block(record, keys, names.index(split) * epochs)
+    block = _block(record, split, names.index(split) * epochs, epochs)
+    if type(block) is np.ndarray:
+        return block
     if block is not None:
         try:
-            return np.asarray(block, dtype=np.float64) if type(block) is not list \
-                else np.fromiter(block, dtype=np.float64, count=epochs)
+            return np.fromiter(block, dtype=np.float64, count=epochs)
         except TypeError:  # a None among them
             pass
-    return _series(record, keys)
+    return _series(record, epoch_keys(split, epochs))
 
 
 def _epoch_sum(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> float:
-    keys = _epoch_keys(split, epochs)
-    block = _block(record, keys, names.index(split) * epochs)
+    block = _block(record, split, names.index(split) * epochs, epochs)
     if block is not None:
         try:
             return float(sum(block if type(block) is list else block.tolist()))
         except TypeError:
             pass
-    return _sum(record, keys)
+    return _sum(record, epoch_keys(split, epochs))
 
 
 def _train_sum(record: Any, epochs: int) -> float:
@@ -311,8 +330,7 @@ def _put_model(cols: _Columns, i: int, dataset: str, seeds: list[int], results: 
     }
     for fld, values in per_trial.items():
         name = _metric(dataset, fld)
-        for k, v in enumerate(values):
-            cols.trial(name, i, k, v)
+        cols.trials(name, i, values)
         if fld == "latency_s":  # both packages: the mean of the measured (positive) latencies
             measured = [v for v in values if not math.isnan(v)]
             cols.mean(name, i, sum(measured) / len(measured) if measured else math.nan)
@@ -349,24 +367,27 @@ class _Columns:
     def __init__(self) -> None:
         self._trials: dict[str, tuple[list[int], list[int], list[float]]] = {}
         self._means: dict[str, tuple[list[int], list[float]]] = {}
-        self._seeds: dict[tuple[str, int], tuple[list[int], list[int], list[int]]] = {}
+        self._rows: dict[_Layout, tuple[list[int], list[int], list[int], list[list[float]]]] = {}
         self.curves: dict[str, np.ndarray] = {}
 
-    def seed(self, dataset: str, epochs: int, i: int, k: int, seed: int) -> None:
-        rows = self._seeds.get((dataset, epochs))
+    def row(self, layout: _Layout, i: int, k: int, seed: int, values: list[float]) -> None:
+        """Trial k of cell i, run with ``seed``: one value per column of its layout."""
+        rows = self._rows.get(layout)
         if rows is None:
-            rows = self._seeds[(dataset, epochs)] = ([], [], [])
+            rows = self._rows[layout] = ([], [], [], [])
         rows[0].append(i)
         rows[1].append(k)
         rows[2].append(int(seed))
+        rows[3].append(values)
 
-    def trial(self, name: str, i: int, k: int, value: float) -> None:
+    def trials(self, name: str, i: int, values: list[float]) -> None:
+        """Every trial of cell i, in order."""
         rows = self._trials.get(name)
         if rows is None:
             rows = self._trials[name] = ([], [], [])
-        rows[0].append(i)
-        rows[1].append(k)
-        rows[2].append(value)
+        rows[0].extend([i] * len(values))
+        rows[1].extend(range(len(values)))
+        rows[2].extend(values)
 
     def curve(self, name: str, i: int, k: int, values: np.ndarray) -> None:
         a = self.curves.get(name)
@@ -384,14 +405,33 @@ class _Columns:
         rows[1].append(value)
 
     @staticmethod
-    def _array(rows: tuple[list[int], list[int], list[Any]], fill: float, dtype: type) -> np.ndarray:
-        i, k, v = (np.asarray(r) for r in rows)
+    def _array(rows: tuple[list[Any], list[Any], list[Any]], fill: float, dtype: type) -> np.ndarray:
+        """NaN-filled (or ``fill``) per-trial array; rows hold values or arrays of values (one per layout)."""
+        i, k, v = (np.concatenate(r) if r and isinstance(r[0], np.ndarray) else np.asarray(r) for r in rows)
         out = np.full((NUM_ARCHS, max(3, int(k.max()) + 1)), fill, dtype=dtype)
         out[i, k] = v
         return out
 
+    def _unpack_rows(self) -> dict[tuple[str, int], list[np.ndarray]]:
+        """The rows of each layout filed under their metrics (column by column, in order); the seeds by schedule."""
+        seeds: dict[tuple[str, int], list[np.ndarray]] = {}
+        for layout, (cells, trials, seed, values) in self._rows.items():
+            i, k, v = np.asarray(cells), np.asarray(trials), np.asarray(values, dtype=np.float64)
+            for j, name in enumerate(layout.columns):
+                rows = self._trials.setdefault(name, ([], [], []))
+                rows[0].append(i)
+                rows[1].append(k)
+                rows[2].append(v[:, j])
+            rows = seeds.setdefault((layout.dataset, layout.epochs), ([], [], []))
+            rows[0].append(i)
+            rows[1].append(k)
+            rows[2].append(np.asarray(seed, dtype=np.int64))
+        self._rows.clear()
+        return seeds
+
     def table(self, info: dict) -> Table:
         table = Table(info=dict(info))
+        self._seeds = self._unpack_rows()
         for name in sorted(self._trials):
             trials = self._array(self._trials[name], np.nan, np.float64)
             used = ~np.isnan(trials)

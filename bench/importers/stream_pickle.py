@@ -33,7 +33,7 @@ import struct
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -79,14 +79,31 @@ class Keys(tuple):
         """Keys ``0 .. n-1`` in order (a train record)."""
         return all(k == i and type(k) is int for i, k in enumerate(self))
 
-    def block(self, keys: tuple[Any, ...]) -> int | None:
-        """Where ``keys`` stand in this order as one block (a split's ``split@0 .. split@E-1``), or None."""
-        cache = self.__dict__.setdefault("_blocks", {})
+    def positions(self, keys: tuple[Any, ...]) -> list[int] | None:
+        """Where each of ``keys`` is, or None if one is missing."""
+        cache = self.__dict__.setdefault("_positions", {})
         if keys not in cache:
-            start = self.position.get(keys[0]) if keys else None
-            ok = start is not None and self[start:start + len(keys)] == keys
-            cache[keys] = start if ok else None
+            at = [self.position.get(k) for k in keys]
+            cache[keys] = None if None in at else at
         return cache[keys]
+
+    def block(self, split: str, epochs: int) -> int | None:
+        """Where ``split@0 .. split@E-1`` stand in this order as one block (a split's epochs), or None."""
+        cache = self.__dict__.setdefault("_blocks", {})
+        at = cache.get((split, epochs), -1)
+        if at == -1:
+            keys = epoch_keys(split, epochs)
+            at = self.position.get(keys[0]) if keys else None
+            if at is not None and self[at:at + epochs] != keys:
+                at = None
+            cache[(split, epochs)] = at
+        return at
+
+
+@lru_cache(maxsize=256)
+def epoch_keys(split: str, epochs: int) -> tuple[str, ...]:
+    """``('x-valid@0', ..., 'x-valid@E-1')``: the keys of a split's epochs in an evaluation record."""
+    return tuple(f"{split}@{e}" for e in range(epochs))
 
 
 class Record(Mapping):
@@ -557,4 +574,4 @@ def materialize(obj: Any) -> Any:
     return walk(obj)
 
 
-__all__ = ["Keys", "NotFast", "Record", "load", "materialize"]
+__all__ = ["Keys", "NotFast", "Record", "epoch_keys", "load", "materialize"]
