@@ -59,6 +59,7 @@ _F8 = struct.Struct(">d").unpack_from
 
 _BINFLOAT, _BININT1, _LONG_BINGET = pickle.BINFLOAT, pickle.BININT1, pickle.LONG_BINGET
 _SETITEMS, _APPENDS, _BINUNICODE = pickle.SETITEMS[0], pickle.APPENDS[0], pickle.BINUNICODE[0]
+_SETITEMS_BYTE = pickle.SETITEMS
 _BINPUT, _LONG_BINPUT = pickle.BINPUT[0], pickle.LONG_BINPUT[0]
 
 
@@ -136,7 +137,6 @@ def _range_keys(n: int) -> Keys:
 
 _RANGES: list[Keys] = []
 _ARANGE_BYTES = bytes(range(256))
-_STEPS = np.arange(_BATCH, dtype=np.int64)
 
 
 class _Layout:
@@ -171,6 +171,7 @@ class _Reader:
         self.layouts: dict[bytes, list[_Layout]] = {}
         self.layout_count = 0
         self.fast = self.slow = 0  # items read from runs / one by one
+        self.last_n = 0  # the length of the last run of items
         self.released = start - start % mmap.PAGESIZE
         self.release_at = self.released + _RELEASE_EVERY
 
@@ -212,13 +213,23 @@ class _Reader:
         values = np.ndarray((n,), ">f8", buffer=buf, offset=pos + 1, strides=(9,))
         return values.astype(np.float64).tolist(), end + 1
 
+    def _items(self, buf: bytes, pos: int, opcode: bytes, stride: int, end_opcode: int) -> int:
+        """How many items of ``stride`` bytes starting with ``opcode`` stand at pos, followed by ``end_opcode``
+        (0: none). The count of the last run is tried first: records come in a few lengths."""
+        n = self.last_n
+        if not (buf[pos + stride * n:pos + stride * n + 1] == end_opcode and buf[pos:pos + stride * n:stride] == opcode * n):
+            marks = buf[pos:pos + stride * _BATCH:stride]
+            n = len(marks) - len(marks.lstrip(opcode))
+            if n < 2 or n >= _BATCH or buf[pos + stride * n:pos + stride * n + 1] != end_opcode:
+                return 0
+            self.last_n = n
+        return n
+
     def _int_run(self, buf: bytes, pos: int) -> tuple[Record, int] | None:
         """``(BININT1 k, BINFLOAT v)* SETITEMS`` at pos."""
-        marks = buf[pos:pos + 11 * _BATCH:11]
-        n = len(marks) - len(marks.lstrip(_BININT1))
+        n = self._items(buf, pos, _BININT1, 11, _SETITEMS_BYTE)
         end = pos + 11 * n
-        if n < 2 or n >= _BATCH or end >= len(buf) or buf[end] != _SETITEMS \
-                or buf[pos + 2:end:11] != _BINFLOAT * n:
+        if not n or buf[pos + 2:end:11] != _BINFLOAT * n:
             return None
         keys = buf[pos + 1:end:11]
         if keys == _ARANGE_BYTES[:n]:
@@ -232,16 +243,14 @@ class _Reader:
 
     def _get_run(self, buf: bytes, pos: int) -> tuple[Record, int] | None:
         """``(LONG_BINGET i, BINFLOAT v)* SETITEMS`` at pos, the i consecutive indices of one string run's keys."""
-        marks = buf[pos:pos + 14 * _BATCH:14]
-        n = len(marks) - len(marks.lstrip(_LONG_BINGET))
+        n = self._items(buf, pos, _LONG_BINGET, 14, _SETITEMS_BYTE)
         end = pos + 14 * n
-        if n < 2 or n >= _BATCH or end >= len(buf) or buf[end] != _SETITEMS \
-                or buf[pos + 5:end:14] != _BINFLOAT * n:
+        if not n or buf[pos + 5:end:14] != _BINFLOAT * n:
             return None
         index = np.ndarray((n,), "<u4", buffer=buf, offset=pos + 1, strides=(14,))
         first = int(index[0])
         k = bisect.bisect_right(self.range_starts, first) - 1
-        if k < 0 or not np.array_equal(index, _STEPS[:n] + first):
+        if k < 0 or index.tobytes() != np.arange(first, first + n, dtype="<u4").tobytes():
             return None
         start, keys = self.ranges[k]  # BINPUT refuses the indices of ranges: the memo dict has none of them
         offset = first - start
@@ -265,11 +274,13 @@ class _Reader:
             if not layout.matches(region):
                 continue
             memo = region[layout.memo_at]
-            index = (memo.view("<u4") if len(layout.memo_at) == 4 * layout.n else memo).astype(np.int64)
-            if index[0] <= self.top or not np.array_equal(index, _STEPS[:layout.n] + index[0]):
+            wide = len(layout.memo_at) == 4 * layout.n  # LONG_BINPUT, else BINPUT (indices below 256)
+            first = int(memo.view("<u4")[0]) if wide else int(memo[0])
+            if first <= self.top or (not wide and first + layout.n > 256) or memo.tobytes() != np.arange(
+                    first, first + layout.n, dtype="<u4" if wide else np.uint8).tobytes():
                 return None
             values = region[layout.float_at].view(">f8").astype(np.float64)
-            return self._keys_put(layout.keys, int(index[0]), values), end + 1
+            return self._keys_put(layout.keys, first, values), end + 1
         return self._learn(buf, pos, first)
 
     def _learn(self, buf: bytes, pos: int, first: bytes) -> tuple[Record, int] | None:
@@ -325,13 +336,17 @@ class _Reader:
         memo = self.memo
         last_put: Any = None  # the object the last BINPUT memoised, and where
         last_index = -1
+        top = self.top  # the highest memo index used (`self.top` while a run is read)
         while True:
             op = buf[pos]
             pos += 1
             if op == 0x6A:  # LONG_BINGET
                 i = _U4(buf, pos)[0]
                 pos += 4
-                push(memo[i] if i in memo else self._get(i))
+                try:
+                    push(memo[i])
+                except KeyError:
+                    push(self._get(i))
             elif op == 0x72 or op == 0x71:  # LONG_BINPUT, BINPUT
                 if op == 0x72:
                     i = _U4(buf, pos)[0]
@@ -339,12 +354,12 @@ class _Reader:
                 else:
                     i = buf[pos]
                     pos += 1
-                last_put, last_index = stack[-1], i
-                if i <= self.top and self._in_range(i):
+                last_put = memo[i] = stack[-1]
+                last_index = i
+                if i > top:  # a pickler numbers its memo in order; the keys of a run are not in `memo`
+                    top = i
+                elif self._in_range(i):
                     raise NotFast(f"memo index {i} reused")
-                memo[i] = last_put
-                if i > self.top:
-                    self.top = i
             elif op == 0x47:  # BINFLOAT
                 push(_F8(buf, pos)[0])
                 pos += 8
@@ -366,7 +381,9 @@ class _Reader:
                     if nxt == 0x4B:
                         got = self._int_run(buf, pos)
                     elif nxt == 0x58:
+                        self.top = top
                         got = self._str_run(buf, pos)
+                        top = self.top
                     elif nxt == 0x6A:
                         got = self._get_run(buf, pos)
                     if got is not None:
@@ -458,7 +475,7 @@ class _Reader:
                 i = len(memo)
                 last_put, last_index = stack[-1], i
                 memo[i] = last_put
-                self.top = max(self.top, i)
+                top = max(top, i)
             elif op == 0x43:  # SHORT_BINBYTES
                 n = buf[pos]
                 push(bytes(buf[pos + 1:pos + 1 + n]))
