@@ -146,6 +146,11 @@ def _write(path: Path, fraction: float, seed: int) -> dict:
     return json.loads(out.stdout)
 
 
+def _load() -> str:
+    """The machine's load average (1, 5, 15 min): the figures are only comparable on a quiet machine."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _best(runs: list[dict]) -> dict:
     """Figure by figure, the best of repeated runs (the machine is shared: the least disturbed run)."""
     return {k: (min(r[k] for r in runs) if isinstance(runs[0][k], float) else runs[0][k]) for k in runs[0]}
@@ -167,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = args.folder or Path(tempfile.mkdtemp(prefix="perf-import-"))
     folder.mkdir(parents=True, exist_ok=True)
     loaders = (("official loader (nas_201_api, torch's native unpickler)", "official", True),
-               ("ours (read_nb201: restricted unpickler -> table)", "ours", False))
+               ("ours (read_nb201: restricted stream reader -> table)", "ours", False))
+    print(f"load average before: {_load()}", flush=True)
     try:
         results: dict[str, dict[int, dict]] = {key: {} for _, key, _ in loaders}
         sizes = {}
@@ -210,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"extrapolated to 15,625: wall {full['ours']['seconds'][0] / full['official']['seconds'][0]:.2f}, CPU "
               f"{full['ours']['cpu_seconds'][0] / full['official']['cpu_seconds'][0]:.2f}, peak memory "
               f"{full['ours']['peak_rss_mb'][0] / full['official']['peak_rss_mb'][0]:.2f}")
+        print(f"load average after the timed runs: {_load()}")
         print("(ours: wall time until the table is ready; CPU time includes the import process to its end, whose "
               "memory the system takes back while the caller goes on; peak: of the import process, caller: of the "
               "process that asked for the table)")

@@ -544,18 +544,14 @@ def load(fh: BinaryIO, source: str) -> Any:
     `Record` s; the file is left after it. Raises `NotFast` where the C unpickler should read the file,
     `HoldsTensors` for tensors, and `pickle.UnpicklingError` naming ``source`` for a class outside `ALLOWED`."""
     try:
-        fileno = fh.fileno()
-    except (AttributeError, OSError) as exc:
-        raise NotFast("not a file on disk") from exc
-    start = fh.tell()
-    with mmap.mmap(fileno, 0, access=mmap.ACCESS_READ) as buf:
-        reader = _Reader(buf, start, source)
-        try:
-            obj, end = reader.load()
-        except (IndexError, KeyError, ValueError, TypeError, AttributeError, struct.error, EOFError) as exc:
-            raise NotFast(f"{type(exc).__name__}: {exc}") from exc
-        finally:
-            del reader
+        buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except (AttributeError, OSError, ValueError) as exc:  # a zip member, a pipe: read by the C unpickler
+        raise NotFast(f"the file cannot be mapped ({exc})") from exc
+    # The map is closed when the last view of it is gone (a traceback may still hold one while an error is raised).
+    try:
+        obj, end = _Reader(buf, fh.tell(), source).load()
+    except (IndexError, KeyError, ValueError, TypeError, AttributeError, struct.error, EOFError) as exc:
+        raise NotFast(f"{type(exc).__name__}: {exc}") from exc
     fh.seek(end)
     return obj
 

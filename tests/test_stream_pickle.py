@@ -1,0 +1,210 @@
+"""The fast reader of the official ``.pth`` files (bench.importers.stream_pickle) against Python's C unpickler.
+
+Every file is read both ways: the fast reader must build what the C unpickler builds (its per-epoch records as
+`Record` s holding the same floats bit for bit), give up to the C unpickler on what it does not read, refuse every
+class outside the official format by name without running anything, and the importer must make the same table
+from either.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import math
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from official import NB201_NAME
+
+from bench.importers import nb201, safe_pickle, stream_pickle
+from bench.importers.safe_pickle import C_READER, FAST_READER, read_plain
+from bench.importers.stream_pickle import Record, materialize
+
+
+def _same(a, b, path: str = "$") -> None:
+    """Deep equality with floats compared bit for bit (sign of zero and NaN included) and dict key order."""
+    assert isinstance(a, dict) == isinstance(b, dict) and (isinstance(a, dict) or type(a) is type(b)), path
+    if isinstance(a, dict):
+        assert list(a) == list(b), path
+        for k in a:
+            _same(a[k], b[k], f"{path}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{path}[{i}]")
+    elif isinstance(a, float):
+        assert (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b)), path
+    else:
+        assert a == b, path
+
+
+def _save(data, path: Path) -> Path:
+    import torch
+
+    torch.save(data, path, _use_new_zipfile_serialization=False)  # the 2020 files' layout
+    return path
+
+
+@pytest.fixture(scope="module")
+def quirky_file(nb201_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture with the layouts other scripts of the official code leave: ordered dicts of pseudo times,
+    evaluation records epoch by epoch, lists, gaps and None, numpy scalars, a foreign evaluation set, eval names in
+    another order, evaluation records without times or first epochs, a record with two keys swapped."""
+    import torch
+
+    data = torch.load(nb201_file, weights_only=False)
+    n = 0
+    for hp in data["arch2infos"].values():
+        for arch in hp.values():
+            for r in arch["all_results"].values():
+                n += 1
+                epochs, names, quirk = r["epochs"], r["eval_names"], n % 8
+                if quirk == 0:
+                    r["train_times"] = collections.OrderedDict((e, 1.5) for e in range(epochs))
+                    for f in ("eval_acc1es", "eval_losses", "eval_times"):
+                        if r[f]:
+                            r[f] = {f"{s}@{e}": r[f][f"{s}@{e}"] for e in range(epochs) for s in names}
+                elif quirk == 1:
+                    for f in ("train_acc1es", "train_losses", "train_times", "train_acc5es"):
+                        if r[f] is not None:
+                            r[f] = [r[f][e] for e in range(epochs)]
+                elif quirk == 2:
+                    if isinstance(r["train_times"], dict):
+                        r["train_times"].pop(epochs // 2)
+                    r["eval_acc1es"][f"{names[0]}@{epochs - 1}"] = None
+                    r["eval_times"].pop(f"{names[-1]}@3", None)
+                    r["eval_acc1es"].pop(f"{names[-1]}@5")
+                elif quirk == 3:
+                    r["train_acc1es"] = {e: np.float64(v) for e, v in r["train_acc1es"].items()}
+                    r["eval_names"] = [*names, "ori-valid"]
+                    r["eval_acc1es"].update({f"ori-valid@{e}": 1.0 for e in range(epochs)})
+                elif quirk == 4:
+                    items = list(r["eval_acc1es"].items())
+                    items[1], items[2] = items[2], items[1]
+                    r["eval_acc1es"] = dict(items)
+                elif quirk == 5:
+                    r["eval_times"] = {}
+                    for s in names:
+                        del r["eval_acc1es"][f"{s}@0"], r["eval_losses"][f"{s}@0"]
+                elif quirk == 6:
+                    r["latency"], r["params"] = [0.01, 0.02, -1.0], None
+                elif quirk == 7:
+                    r["eval_names"] = list(reversed(names))
+    return _save(data, tmp_path_factory.mktemp("quirky") / NB201_NAME)
+
+
+@pytest.mark.parametrize("which", ["nb201_file", "quirky_file"])
+def test_builds_what_the_c_unpickler_builds(which: str, request) -> None:
+    path = request.getfixturevalue(which)
+    fast, how = read_plain(path)
+    assert how == FAST_READER
+    _same(materialize(fast), safe_pickle.load_plain(path))
+
+
+def test_per_epoch_records_are_read_as_arrays(nb201_file: Path) -> None:
+    data, _ = read_plain(nb201_file)
+    trial = data["arch2infos"][0]["full"]["all_results"][("cifar100", 777)]
+    for field in ("train_acc1es", "train_acc5es", "train_losses", "train_times", "eval_acc1es", "eval_times",
+                  "eval_losses"):
+        assert type(trial[field]) is Record, field
+    accs = trial["eval_acc1es"]
+    assert accs.keys_ is trial["eval_losses"].keys_  # the keys the losses share with the accuracies, once
+    assert list(accs)[:2] == ["x-valid@0", "x-valid@1"] and len(accs) == 3 * 200
+    assert accs["x-valid@199"] == accs.get("x-valid@199") == float(accs.values_[199]) and "x-valid@200" not in accs
+    assert list(trial["train_times"]) == list(range(200)) and trial["train_times"].keys_.is_range
+
+
+def test_importer_makes_the_same_table_from_either_reader(quirky_file: Path, monkeypatch) -> None:
+    fast = nb201.read_nb201(quirky_file, curve_splits=nb201.ALL_SPLITS)
+    monkeypatch.setattr(nb201, "read_plain", functools.partial(read_plain, fast=False))
+    slow = nb201.read_nb201(quirky_file, curve_splits=nb201.ALL_SPLITS)
+    assert fast.info["unpickler"] == FAST_READER and slow.info["unpickler"] == C_READER
+    assert fast.checksum() == slow.checksum()
+    assert sorted(fast.means) == sorted(slow.means) and sorted(fast.curves) == sorted(slow.curves)
+
+
+def test_a_block_checked_key_by_key(quirky_file: Path) -> None:
+    """Two epochs swapped inside a record: the curve is still in epoch order (the keys decide, not the places)."""
+    import torch
+
+    data = torch.load(quirky_file, weights_only=False)
+    table = nb201.read_nb201(quirky_file, curve_splits=nb201.ALL_SPLITS)
+    n = 0
+    for file_index, hp in data["arch2infos"].items():  # the fixture's meta_archs are in the official order
+        for arch in hp.values():
+            for (dataset, seed), r in arch["all_results"].items():
+                n += 1
+                if n % 8 != 4:
+                    continue
+                split, epochs = r["eval_names"][0], r["epochs"]
+                k = arch["dataset_seed"][dataset].index(seed)
+                curve = table.curves[f"{dataset}/{split}@{epochs}"][file_index, k]
+                assert curve[1] == np.float32(r["eval_acc1es"][f"{split}@1"])
+                assert curve[2] == np.float32(r["eval_acc1es"][f"{split}@2"])
+                return
+    raise AssertionError("the quirky fixture has no swapped record")
+
+
+def test_gives_up_to_the_c_unpickler(tmp_path: Path) -> None:
+    """Opcodes it does not implement (protocol 0's text ones here): the C unpickler reads the file, and says so."""
+    data = {"meta_archs": ["a"], "records": {e: 0.5 * e for e in range(20)}}
+    path = tmp_path / "text.pth"
+    with open(path, "wb") as fh:
+        for obj in (safe_pickle.TORCH_MAGIC, safe_pickle.TORCH_PROTOCOL, {}):
+            pickle.dump(obj, fh, protocol=2)
+        pickle.dump(data, fh, protocol=0)
+        pickle.dump([], fh, protocol=2)
+    obj, how = read_plain(path)
+    assert how.startswith(C_READER) and "gave up: opcode" in how
+    assert obj == data
+
+
+def test_gives_up_when_few_items_are_in_runs(nb201_file: Path, tmp_path: Path, monkeypatch) -> None:
+    """A file whose records it reads item by item (a None in each) goes to the C unpickler once judged."""
+    import torch
+
+    data = torch.load(nb201_file, weights_only=False)
+    for hp in data["arch2infos"].values():
+        for arch in hp.values():
+            for r in arch["all_results"].values():
+                for field in ("train_acc1es", "train_acc5es", "train_losses", "eval_acc1es", "eval_losses"):
+                    first = next(iter(r[field]))
+                    r[field][first] = None
+    path = _save(data, tmp_path / NB201_NAME)
+    monkeypatch.setattr(stream_pickle, "_JUDGE_AFTER", 1000)
+    monkeypatch.setattr(stream_pickle, "_RELEASE_EVERY", 1 << 16)
+    obj, how = read_plain(path)
+    assert how.startswith(C_READER) and "are not in runs" in how
+    _same(obj, safe_pickle.load_plain(path))
+
+
+class _Payload:
+    """What a malicious file would carry: unpickling it would run a command."""
+
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+@pytest.mark.parametrize("where", ["top", "inside a record"])
+def test_refuses_foreign_classes_and_runs_nothing(where: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    record = {f"x-valid@{e}": 1.0 for e in range(12)}
+    if where == "inside a record":
+        record["x-valid@5"] = _Payload()
+    data = {"meta_archs": ["a"], "arch2infos": {0: {"less": record}}, "x": _Payload() if where == "top" else 1}
+    path = _save(data, tmp_path / "evil.pth")
+    with pytest.raises(pickle.UnpicklingError, match=r"evil\.pth: refuses to build posix\.system.*allowed: "):
+        read_plain(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_record_is_a_mapping() -> None:
+    keys = stream_pickle.Keys(["a@0", "a@1", "b@0"])
+    record = Record(keys, np.array([1.0, -0.0, 2.5]))
+    assert list(record) == ["a@0", "a@1", "b@0"] and len(record) == 3 and dict(record) == {"a@0": 1.0, "a@1": -0.0,
+                                                                                            "b@0": 2.5}
+    assert record.get("c@0") is None and keys.positions(("b@0", "a@0")) == [2, 0] and keys.positions(("c",)) is None
+    assert keys.block("a", 2) == 0 and keys.block("b", 1) == 2 and keys.block("b", 2) is None
