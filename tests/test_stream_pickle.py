@@ -48,11 +48,26 @@ def _save(data, path: Path) -> Path:
     return path
 
 
+QUIRKS = 9
+
+
+def _quirky_trials(data: dict, quirk: int):
+    """(file index, trial state) of the quirky fixture's trials that carry ``quirk``, in its order."""
+    n = 0
+    for file_index, hp in data["arch2infos"].items():
+        for arch in hp.values():
+            for r in arch["all_results"].values():
+                n += 1
+                if n % QUIRKS == quirk:
+                    yield file_index, arch, r
+
+
 @pytest.fixture(scope="module")
 def quirky_file(nb201_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture with the layouts other scripts of the official code leave: ordered dicts of pseudo times,
     evaluation records epoch by epoch, lists, gaps and None, numpy scalars, a foreign evaluation set, eval names in
-    another order, evaluation records without times or first epochs, a record with two keys swapped."""
+    another order, evaluation records without times or first epochs, a record with two keys swapped, evaluation
+    times whose last split is pseudo (new key strings after the ones the accuracies share)."""
     import torch
 
     data = torch.load(nb201_file, weights_only=False)
@@ -61,7 +76,7 @@ def quirky_file(nb201_file: Path, tmp_path_factory: pytest.TempPathFactory) -> P
         for arch in hp.values():
             for r in arch["all_results"].values():
                 n += 1
-                epochs, names, quirk = r["epochs"], r["eval_names"], n % 8
+                epochs, names, quirk = r["epochs"], r["eval_names"], n % QUIRKS
                 if quirk == 0:
                     r["train_times"] = collections.OrderedDict((e, 1.5) for e in range(epochs))
                     for f in ("eval_acc1es", "eval_losses", "eval_times"):
@@ -93,6 +108,9 @@ def quirky_file(nb201_file: Path, tmp_path_factory: pytest.TempPathFactory) -> P
                     r["latency"], r["params"] = [0.01, 0.02, -1.0], None
                 elif quirk == 7:
                     r["eval_names"] = list(reversed(names))
+                elif quirk == 8:  # ResultsCount.reset_pseudo_eval_times on a record without that split's times
+                    times = {k: v for k, v in r["eval_times"].items() if not k.startswith(f"{names[-1]}@")}
+                    r["eval_times"] = {**times, **{f"{names[-1]}@{e}": 0.25 for e in range(epochs)}}
     return _save(data, tmp_path_factory.mktemp("quirky") / NB201_NAME)
 
 
@@ -112,8 +130,10 @@ def test_per_epoch_records_are_read_as_arrays(nb201_file: Path) -> None:
         assert type(trial[field]) is Record, field
     accs = trial["eval_acc1es"]
     assert accs.keys_ is trial["eval_losses"].keys_  # the keys the losses share with the accuracies, once
-    assert list(accs)[:2] == ["x-valid@0", "x-valid@1"] and len(accs) == 3 * 200
-    assert accs["x-valid@199"] == accs.get("x-valid@199") == float(accs.values_[199]) and "x-valid@200" not in accs
+    first = trial["eval_names"][0]  # update_eval adds the splits in a set's order
+    assert list(accs)[:2] == [f"{first}@0", f"{first}@1"] and len(accs) == 3 * 200
+    assert accs[f"{first}@199"] == accs.get(f"{first}@199") == float(accs.values_[199])
+    assert f"{first}@200" not in accs
     assert list(trial["train_times"]) == list(range(200)) and trial["train_times"].keys_.is_range
 
 
@@ -132,20 +152,27 @@ def test_a_block_checked_key_by_key(quirky_file: Path) -> None:
 
     data = torch.load(quirky_file, weights_only=False)
     table = nb201.read_nb201(quirky_file, curve_splits=nb201.ALL_SPLITS)
-    n = 0
-    for file_index, hp in data["arch2infos"].items():  # the fixture's meta_archs are in the official order
-        for arch in hp.values():
-            for (dataset, seed), r in arch["all_results"].items():
-                n += 1
-                if n % 8 != 4:
-                    continue
-                split, epochs = r["eval_names"][0], r["epochs"]
-                k = arch["dataset_seed"][dataset].index(seed)
-                curve = table.curves[f"{dataset}/{split}@{epochs}"][file_index, k]
-                assert curve[1] == np.float32(r["eval_acc1es"][f"{split}@1"])
-                assert curve[2] == np.float32(r["eval_acc1es"][f"{split}@2"])
-                return
-    raise AssertionError("the quirky fixture has no swapped record")
+    file_index, arch, r = next(_quirky_trials(data, 4))  # the fixture's meta_archs are in the official order
+    split, epochs = r["eval_names"][0], r["epochs"]
+    k = arch["dataset_seed"][r["name"]].index(r["seed"])
+    curve = table.curves[f"{r['name']}/{split}@{epochs}"][file_index, k]
+    for e in (1, 2):
+        assert curve[e] == np.float32(r["eval_acc1es"][f"{split}@{e}"])
+
+
+def test_records_of_shared_and_new_keys_are_runs(quirky_file: Path) -> None:
+    """Pseudo evaluation times after measured ones: one record read in two runs, as the C unpickler builds it."""
+    import torch
+
+    fast, _ = read_plain(quirky_file)
+    data = torch.load(quirky_file, weights_only=False)
+    checked = 0
+    for file_index, arch, r in _quirky_trials(data, 8):
+        hp = next(key for key, a in data["arch2infos"][file_index].items() if a is arch)
+        record = fast["arch2infos"][file_index][hp]["all_results"][(r["name"], r["seed"])]["eval_times"]
+        assert type(record) is Record and dict(record) == r["eval_times"]
+        checked += 1
+    assert checked >= 3
 
 
 def test_gives_up_to_the_c_unpickler(tmp_path: Path) -> None:

@@ -59,7 +59,6 @@ _F8 = struct.Struct(">d").unpack_from
 
 _BINFLOAT, _BININT1, _LONG_BINGET = pickle.BINFLOAT, pickle.BININT1, pickle.LONG_BINGET
 _SETITEMS, _APPENDS, _BINUNICODE = pickle.SETITEMS[0], pickle.APPENDS[0], pickle.BINUNICODE[0]
-_SETITEMS_BYTE = pickle.SETITEMS
 _BINPUT, _LONG_BINPUT = pickle.BINPUT[0], pickle.LONG_BINPUT[0]
 
 
@@ -171,7 +170,10 @@ class _Reader:
         self.layouts: dict[bytes, list[_Layout]] = {}
         self.layout_count = 0
         self.fast = self.slow = 0  # items read from runs / one by one
-        self.last_n = 0  # the length of the last run of items
+        self.last_n: dict[int, int] = {}  # the length of the last run of items of a stride
+        self.int_keys: dict[bytes, Keys | None] = {}  # kept keys: records of the same keys share them
+        self.slices: dict[tuple[int, int, int], Keys] = {}
+        self.joined: dict[tuple[int, ...], Keys | None] = {}
         self.released = start - start % mmap.PAGESIZE
         self.release_at = self.released + _RELEASE_EVERY
 
@@ -213,77 +215,126 @@ class _Reader:
         values = np.ndarray((n,), ">f8", buffer=buf, offset=pos + 1, strides=(9,))
         return values.astype(np.float64).tolist(), end + 1
 
-    def _items(self, buf: bytes, pos: int, opcode: bytes, stride: int, end_opcode: int) -> int:
-        """How many items of ``stride`` bytes starting with ``opcode`` stand at pos, followed by ``end_opcode``
-        (0: none). The count of the last run is tried first: records come in a few lengths."""
-        n = self.last_n
-        if not (buf[pos + stride * n:pos + stride * n + 1] == end_opcode and buf[pos:pos + stride * n:stride] == opcode * n):
-            marks = buf[pos:pos + stride * _BATCH:stride]
-            n = len(marks) - len(marks.lstrip(opcode))
-            if n < 2 or n >= _BATCH or buf[pos + stride * n:pos + stride * n + 1] != end_opcode:
-                return 0
-            self.last_n = n
+    def _dict_run(self, buf: bytes, pos: int) -> tuple[Record, int] | None:
+        """``(key, BINFLOAT value)* SETITEMS`` at pos, as one or more runs (a record some of whose keys were met
+        before and some not, say): the record and the position after SETITEMS, or None (nothing is kept)."""
+        parts: list[tuple[Keys, np.ndarray]] = []
+        ranges, top = len(self.ranges), self.top
+        at, total = pos, 0
+        while buf[at] != _SETITEMS:
+            op = buf[at]
+            part = self._int_run(buf, at) if op == 0x4B else self._get_run(buf, at) if op == 0x6A \
+                else self._str_run(buf, at) if op == 0x58 else None
+            if part is None:
+                del self.ranges[ranges:], self.range_starts[ranges:]  # the item by item path reads them again
+                self.top = top
+                return None
+            keys, values, at = part
+            parts.append((keys, values))
+            total += len(keys)
+        if len(parts) == 1:
+            keys, values = parts[0]
+        else:
+            keys = self._joined(tuple(k for k, _ in parts))
+            values = np.concatenate([v for _, v in parts])
+        if keys is None or not 2 <= total < _BATCH:  # a repeated key; a batch that may go on in another
+            del self.ranges[ranges:], self.range_starts[ranges:]
+            self.top = top
+            return None
+        return Record(keys, values), at + 1
+
+    def _count(self, buf: bytes, pos: int, opcode: bytes, stride: int) -> int:
+        """How many items of ``stride`` bytes start with ``opcode`` from pos on (the length of the last run of this
+        stride is tried first: records come in a few lengths)."""
+        n = self.last_n.get(stride, 0)
+        if n and buf[pos + stride * n:pos + stride * n + 1] != opcode and buf[pos:pos + stride * n:stride] == opcode * n:
+            return n
+        marks = buf[pos:pos + stride * _BATCH:stride]
+        n = self.last_n[stride] = len(marks) - len(marks.lstrip(opcode))
         return n
 
-    def _int_run(self, buf: bytes, pos: int) -> tuple[Record, int] | None:
-        """``(BININT1 k, BINFLOAT v)* SETITEMS`` at pos."""
-        n = self._items(buf, pos, _BININT1, 11, _SETITEMS_BYTE)
+    def _int_run(self, buf: bytes, pos: int) -> tuple[Keys, np.ndarray, int] | None:
+        """``(BININT1 k, BINFLOAT v)*`` at pos: the keys, the values and the position after them."""
+        if buf[pos + 2] != _BINFLOAT[0]:
+            return None
+        n = self._count(buf, pos, _BININT1, 11)
         end = pos + 11 * n
-        if not n or buf[pos + 2:end:11] != _BINFLOAT * n:
+        if buf[pos + 2:end:11] != _BINFLOAT * n:
             return None
         keys = buf[pos + 1:end:11]
-        if keys == _ARANGE_BYTES[:n]:
-            ordered = _range_keys(n)
-        else:
-            ordered = Keys(keys)
-            if len(set(ordered)) != n:
-                return None  # a repeated key: the dict keeps the last value at the first place
-        values = np.ndarray((n,), ">f8", buffer=buf, offset=pos + 3, strides=(11,)).astype(np.float64)
-        return Record(ordered, values), end + 1
-
-    def _get_run(self, buf: bytes, pos: int) -> tuple[Record, int] | None:
-        """``(LONG_BINGET i, BINFLOAT v)* SETITEMS`` at pos, the i consecutive indices of one string run's keys."""
-        n = self._items(buf, pos, _LONG_BINGET, 14, _SETITEMS_BYTE)
-        end = pos + 14 * n
-        if not n or buf[pos + 5:end:14] != _BINFLOAT * n:
+        ordered = _range_keys(n) if keys == _ARANGE_BYTES[:n] else self._int_keys(keys)
+        if ordered is None:
             return None
-        index = np.ndarray((n,), "<u4", buffer=buf, offset=pos + 1, strides=(14,))
-        first = int(index[0])
+        return ordered, np.ndarray((n,), ">f8", buffer=buf, offset=pos + 3, strides=(11,)).astype(np.float64), end
+
+    def _int_keys(self, keys: bytes) -> Keys | None:
+        """Integer keys other than ``0 .. n-1`` (kept: records with the same gaps share them); None if one repeats
+        (the dict keeps the last value at the first place)."""
+        if keys not in self.int_keys:
+            self.int_keys[keys] = Keys(keys) if len(set(keys)) == len(keys) else None
+        return self.int_keys[keys]
+
+    def _get_run(self, buf: bytes, pos: int) -> tuple[Keys, np.ndarray, int] | None:
+        """``(LONG_BINGET i, BINFLOAT v)*`` at pos, consecutive i: keys of one string run met before."""
+        if buf[pos + 5] != _BINFLOAT[0]:
+            return None  # a dict of other values (its keys met before: a ResultsCount's own fields, say)
+        n = self._count(buf, pos, _LONG_BINGET, 14)
+        first = _U4(buf, pos + 1)[0]
         k = bisect.bisect_right(self.range_starts, first) - 1
-        if k < 0 or index.tobytes() != np.arange(first, first + n, dtype="<u4").tobytes():
+        if k < 0:
             return None
         start, keys = self.ranges[k]  # BINPUT refuses the indices of ranges: the memo dict has none of them
         offset = first - start
-        if offset + n > len(keys):
+        n = min(n, len(keys) - offset)  # the rest of the items, if any, are the keys of another run
+        end = pos + 14 * n
+        if n <= 0 or buf[pos + 5:end:14] != _BINFLOAT * n or \
+                np.ndarray((n,), "<u4", buffer=buf, offset=pos + 1, strides=(14,)).tobytes() != \
+                np.arange(first, first + n, dtype="<u4").tobytes():
             return None
         if offset or n != len(keys):
-            keys = Keys(keys[offset:offset + n])
-        values = np.ndarray((n,), ">f8", buffer=buf, offset=pos + 6, strides=(14,)).astype(np.float64)
-        return Record(keys, values), end + 1
+            keys = self._slice(keys, offset, n)
+        return keys, np.ndarray((n,), ">f8", buffer=buf, offset=pos + 6, strides=(14,)).astype(np.float64), end
 
-    def _str_run(self, buf: bytes, pos: int) -> tuple[Record, int] | None:
-        """``(BINUNICODE key, BINPUT/LONG_BINPUT i, BINFLOAT v)* SETITEMS`` at pos, new keys at consecutive memo
-        indices after every index used so far: compared whole with a layout seen before, or read and learned."""
+    def _slice(self, keys: Keys, offset: int, n: int) -> Keys:
+        key = (id(keys), offset, n)  # `keys` lives as long as the reader (in `ranges`)
+        if key not in self.slices:
+            self.slices[key] = Keys(keys[offset:offset + n])
+        return self.slices[key]
+
+    def _joined(self, parts: tuple[Keys, ...]) -> Keys | None:
+        """The keys of a record read as several runs (each part lives as long as the reader); None if one repeats."""
+        key = tuple(map(id, parts))
+        if key not in self.joined:
+            keys = Keys(k for part in parts for k in part)
+            self.joined[key] = keys if len(set(keys)) == len(keys) else None
+        return self.joined[key]
+
+    def _str_run(self, buf: bytes, pos: int) -> tuple[Keys, np.ndarray, int] | None:
+        """``(BINUNICODE key, BINPUT/LONG_BINPUT i, BINFLOAT v)*`` at pos, new keys at consecutive memo indices after
+        every index used so far: compared whole with a layout seen before (one that ends the record first), or read
+        and learned."""
         size = _U4(buf, pos + 1)[0]
         first = buf[pos:pos + 6 + size]  # the first key and its memo opcode
-        for layout in self.layouts.get(first, ()):
-            end = pos + layout.length
-            if end >= len(buf) or buf[end] != _SETITEMS:
-                continue
-            region = np.frombuffer(buf, np.uint8, count=layout.length, offset=pos)
-            if not layout.matches(region):
-                continue
-            memo = region[layout.memo_at]
-            wide = len(layout.memo_at) == 4 * layout.n  # LONG_BINPUT, else BINPUT (indices below 256)
-            first = int(memo.view("<u4")[0]) if wide else int(memo[0])
-            if first <= self.top or (not wide and first + layout.n > 256) or memo.tobytes() != np.arange(
-                    first, first + layout.n, dtype="<u4" if wide else np.uint8).tobytes():
-                return None
-            values = region[layout.float_at].view(">f8").astype(np.float64)
-            return self._keys_put(layout.keys, first, values), end + 1
+        known = self.layouts.get(first, ())
+        for ends in (True, False):
+            for layout in known:
+                end = pos + layout.length
+                if end >= len(buf) or (buf[end] != _SETITEMS if ends else buf[end] in (_SETITEMS, _BINUNICODE)):
+                    continue  # first a layout that ends the record, else one after which other keys follow
+                region = np.frombuffer(buf, np.uint8, count=layout.length, offset=pos)
+                if not layout.matches(region):
+                    continue
+                memo = region[layout.memo_at]
+                wide = len(layout.memo_at) == 4 * layout.n  # LONG_BINPUT, else BINPUT (indices below 256)
+                index = int(memo.view("<u4")[0]) if wide else int(memo[0])
+                if index <= self.top or (not wide and index + layout.n > 256) or memo.tobytes() != np.arange(
+                        index, index + layout.n, dtype="<u4" if wide else np.uint8).tobytes():
+                    return None
+                self._keys_put(layout.keys, index)
+                return layout.keys, region[layout.float_at].view(">f8").astype(np.float64), end
         return self._learn(buf, pos, first)
 
-    def _learn(self, buf: bytes, pos: int, first: bytes) -> tuple[Record, int] | None:
+    def _learn(self, buf: bytes, pos: int, first: bytes) -> tuple[Keys, np.ndarray, int] | None:
         """Read a string run item by item; remember its layout for the next ones."""
         keys, memo_at, float_at, index = [], [], [], []
         at = pos
@@ -302,29 +353,28 @@ class _Reader:
                 return None
             memo_at.append(at + 1 - pos)
             at += 1 + width
-            if buf[at] != pickle.BINFLOAT[0]:
+            if buf[at] != _BINFLOAT[0]:
                 return None
             float_at.append(at + 1 - pos)
             at += 9
         n = len(keys)
-        if n < 2 or n >= _BATCH or buf[at] != _SETITEMS or len(set(keys)) != n or index[0] <= self.top \
-                or index != list(range(index[0], index[0] + n)):
+        if len(set(keys)) != n or index[0] <= self.top or index != list(range(index[0], index[0] + n)):
             return None
         region = np.frombuffer(buf, np.uint8, count=at - pos, offset=pos)
         layout = _Layout(region, Keys(keys), memo_at, width, float_at)
         known = self.layouts.setdefault(first, [])
         if len(known) < _LAYOUTS_PER_KEY and self.layout_count < _LAYOUTS:
             known.append(layout)
+            known.sort(key=lambda lay: -lay.length)  # the longest first: a shorter one may match its beginning
             self.layout_count += 1
-        values = region[layout.float_at].view(">f8").astype(np.float64)
-        return self._keys_put(layout.keys, index[0], values), at + 1
+        self._keys_put(layout.keys, index[0])
+        return layout.keys, region[layout.float_at].view(">f8").astype(np.float64), at
 
-    def _keys_put(self, keys: Keys, first: int, values: np.ndarray) -> Record:
-        """The record of a string run; its keys stay reachable at their memo indices."""
+    def _keys_put(self, keys: Keys, first: int) -> None:
+        """The keys of a string run stay reachable at their memo indices."""
         self.ranges.append((first, keys))
         self.range_starts.append(first)
         self.top = first + len(keys) - 1
-        return Record(keys, values)
 
     # --- the interpreter -------------------------------------------------------------------------------
     def load(self) -> tuple[Any, int]:
@@ -378,14 +428,10 @@ class _Reader:
                 got = None
                 if (kind is dict or kind is OrderedDict) and not target and last_put is target \
                         and sys.getrefcount(target) <= 5:  # stack, memo, last_put, target, the argument
-                    if nxt == 0x4B:
-                        got = self._int_run(buf, pos)
-                    elif nxt == 0x58:
+                    if nxt == 0x4B or nxt == 0x58 or nxt == 0x6A:
                         self.top = top
-                        got = self._str_run(buf, pos)
+                        got = self._dict_run(buf, pos)
                         top = self.top
-                    elif nxt == 0x6A:
-                        got = self._get_run(buf, pos)
                     if got is not None:
                         record, pos = got
                         stack[-1] = memo[last_index] = last_put = record
