@@ -3,10 +3,13 @@
 The file is a ``torch.save`` pickle of plain data in the `nas-bench-201` package's schema: ``meta_archs`` (the
 15,625 arch strings), ``arch2infos[index]['less' | 'full']`` (12- and 200-epoch `ArchResults` state dicts), each
 holding one `ResultsCount` state dict per (dataset, seed) with per-epoch train/eval accuracies, losses and times,
-FLOPs, parameters and latency. `read_nb201` reads it with `bench.importers.safe_pickle.load_plain` (the C
-unpickler, admitting only the classes that schema uses: a downloaded file can build nothing else), then `collect`
-turns the results into our metrics cell by cell, dropping each cell once read; the NATS-Bench importer shares
-`collect`. A file that holds tensors is read through ``torch.load(weights_only=True)`` instead (safe, slower).
+FLOPs, parameters and latency. `read_nb201` reads it with `bench.importers.safe_pickle.read_plain`: the stream
+reader (`bench.importers.stream_pickle`), which reads each per-epoch record as a `Record` (its keys and a float64
+array of its values), or the C unpickler for a file that reader gives up on; both admit only the classes that schema
+uses (a downloaded file can build nothing else). `collect` then turns the results into our metrics, one row per
+trial filed by its layout; the NATS-Bench importer shares `collect` (on the official objects). A file that holds
+tensors is read through ``torch.load(weights_only=True)`` instead (safe, slower). ``python -m runners.perf_import``
+measures the whole import beside the official loader.
 
 Metrics, per dataset and schedule E (the trial's own epoch count):
 

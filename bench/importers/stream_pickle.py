@@ -3,10 +3,11 @@
 An official NAS-Bench-201 file holds about 600 million numbers in per-epoch dicts (``{epoch: value}`` and
 ``{'x-valid@epoch': value}``, 12 or 200 entries each). Python's C unpickler builds each as a dict of float objects
 (most of the 26 GB and most of the minute the official loader needs), which an importer then reads back. `load`
-is an unpickler written for that shape: it interprets the pickle's opcodes one by one (the few hundred of a trial's
-structure), and reads a dict made of one run of ``key, float`` items in a few numpy operations over the raw bytes,
-building a `Record` (its keys and a float64 array of its values, bit for bit the floats the C unpickler would build)
-instead of a dict. Runs are recognised in three encodings, each checked byte for byte before it is read:
+is an unpickler written for that shape: it interprets the pickle's opcodes one by one (the few dozen of a trial's
+structure), and reads a dict made of runs of ``key, float`` items in a few numpy operations over the raw bytes of the
+mapped file, building a `Record` (its keys and a float64 array of its values, bit for bit the floats the C unpickler
+would build) instead of a dict. Runs are recognised in three encodings, each checked byte for byte before it is read
+(a record may hold several, one after another):
 
 - integer keys (``BININT1 epoch, BINFLOAT value``, fixed stride): the train records;
 - new string keys (``BINUNICODE 'split@epoch', LONG_BINPUT, BINFLOAT value``): an evaluation record; the layout of
@@ -16,8 +17,9 @@ instead of a dict. Runs are recognised in three encodings, each checked byte for
   key objects (``ResultsCount.update_eval`` does), resolved through the memo ranges the string runs left.
 
 A list of floats (``APPENDS``) is read the same way. Anything else takes the item-by-item path, which builds what
-the C unpickler builds. Classes: only those of `bench.importers.safe_pickle.ALLOWED` are resolved (the same
-`refusal` otherwise), so nothing else is ever built from a file; persistent ids raise `HoldsTensors`.
+the C unpickler builds. Classes: only those of `bench.importers.safe_pickle.ALLOWED` are resolved, by the
+restricted C unpickler's own `allowed_object` (the same refusal, naming the class, otherwise), so nothing else is ever
+built from a file; persistent ids raise `HoldsTensors`.
 
 An opcode this reader does not implement, a memo it cannot resolve, or a file whose runs mostly take the
 item-by-item path raises `NotFast`: the caller reads the file with the C unpickler instead (the authority on every
@@ -51,7 +53,6 @@ _MAX_SLOW_SHARE = 0.05
 _LAYOUTS_PER_KEY = 64
 _LAYOUTS = 4096
 
-_U1 = struct.Struct("<B").unpack_from
 _U2 = struct.Struct("<H").unpack_from
 _U4 = struct.Struct("<I").unpack_from
 _I4 = struct.Struct("<i").unpack_from
@@ -426,8 +427,10 @@ class _Reader:
                 kind = type(target)
                 nxt = buf[pos]
                 got = None
+                # An empty dict just made and memoised, held nowhere else (the stack, the memo, last_put, target and
+                # getrefcount's argument: CPython 3.11 counts each): the record may replace it in both places.
                 if (kind is dict or kind is OrderedDict) and not target and last_put is target \
-                        and sys.getrefcount(target) <= 5:  # stack, memo, last_put, target, the argument
+                        and sys.getrefcount(target) <= 5:
                     if nxt == 0x4B or nxt == 0x58 or nxt == 0x6A:
                         self.top = top
                         got = self._dict_run(buf, pos)
