@@ -93,7 +93,9 @@ def write_file(path: Path, fraction: float, seed: int = 0) -> dict:
         arch2infos[i] = hp
     data = {"meta_archs": [str(Arch.from_index(i)) for i in range(NUM_ARCHS)], "arch2infos": arch2infos,
             "evaluated_indexes": cells}
-    torch.save(data, path, _use_new_zipfile_serialization=False)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # a killed run leaves no file that --reuse would take
+    torch.save(data, tmp, _use_new_zipfile_serialization=False)
+    tmp.replace(path)
     return {"cells": len(cells), "bytes": path.stat().st_size}
 
 
@@ -111,7 +113,7 @@ if which == "ours":
         if thread.name == "import-reaper":
             thread.join()
     c1 = cpu()
-    extra = {"metrics": len(table.means), "curves": len(table.curves)}
+    extra = {"metrics": len(table.means), "curves": len(table.curves), "reader": table.info["unpickler"]}
 else:
     import torch
     from nas_201_api import NASBench201API
@@ -163,12 +165,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="share in the small file (the two sizes separate fixed from per-cell costs)")
     parser.add_argument("--safe-fraction", type=float, default=0.002,
                         help="share for the official loader on torch's default (weights_only) path; 0 skips it")
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each loader on each file (best is kept)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of each loader on each file, the loaders taking turns (best is kept)")
     parser.add_argument("--folder", type=Path, help="where to write the files (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the synthetic files")
+    parser.add_argument("--reuse", action="store_true",
+                        help="take the synthetic files an earlier --keep run left in --folder (they are deterministic)")
     args = parser.parse_args(argv)
     if not 0 < args.small_fraction < args.fraction <= 1 or not 0 <= args.safe_fraction <= 1 or args.repeats < 1:
         parser.error("need 0 < --small-fraction < --fraction <= 1, 0 <= --safe-fraction <= 1, --repeats >= 1")
+    if args.reuse and args.folder is None:
+        parser.error("--reuse needs the --folder an earlier --keep run wrote")
     folder = args.folder or Path(tempfile.mkdtemp(prefix="perf-import-"))
     folder.mkdir(parents=True, exist_ok=True)
     loaders = (("official loader (nas_201_api, torch's native unpickler)", "official", True),
@@ -180,15 +187,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         for fraction, seed in ((args.small_fraction, 1), (args.fraction, 0)):
             path = folder / f"NAS-Bench-201-v1_1-synthetic-{fraction}.pth"
             t0 = time.perf_counter()
-            made = _write(path, fraction, seed)
+            if args.reuse and path.is_file():
+                made = {"cells": max(1, round(fraction * NUM_ARCHS)), "bytes": path.stat().st_size}
+                how = "taken from an earlier run"
+            else:
+                made = _write(path, fraction, seed)
+                how = f"written in {time.perf_counter() - t0:.0f} s"
             n = made["cells"]
             sizes[n] = made["bytes"]
             print(f"synthetic file: {n} cells ({n / NUM_ARCHS:.1%} of 15,625), {made['bytes'] / 2**20:.0f} MiB "
                   f"({made['bytes'] / n / 1024:.0f} KiB a cell; the real v1.1 file: "
-                  f"{REAL_FILE_BYTES / NUM_ARCHS / 1024:.0f} KiB), written in {time.perf_counter() - t0:.0f} s",
-                  flush=True)
-            for _, key, native in loaders:
-                results[key][n] = _best([measure(key, path, native=native) for _ in range(args.repeats)])
+                  f"{REAL_FILE_BYTES / NUM_ARCHS / 1024:.0f} KiB), {how}", flush=True)
+            runs: dict[str, list[dict]] = {key: [] for _, key, _ in loaders}
+            for _ in range(args.repeats):  # taking turns: a change in the machine's load falls on both
+                for _, key, native in loaders:
+                    runs[key].append(measure(key, path, native=native))
+            for key, done in runs.items():
+                results[key][n] = _best(done)
             if not args.keep:
                 path.unlink()
         small, large = sorted(sizes)
@@ -217,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{full['ours']['cpu_seconds'][0] / full['official']['cpu_seconds'][0]:.2f}, peak memory "
               f"{full['ours']['peak_rss_mb'][0] / full['official']['peak_rss_mb'][0]:.2f}")
         print(f"load average after the timed runs: {_load()}")
+        print(f"ours read the files with: {sorted({results['ours'][n]['reader'] for n in (small, large)})}")
         print("(ours: wall time until the table is ready; CPU time includes the import process to its end, whose "
               "memory the system takes back while the caller goes on; peak: of the import process, caller: of the "
               "process that asked for the table)")

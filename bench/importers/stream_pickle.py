@@ -449,9 +449,7 @@ class _Reader:
                         continue
                 marks.append(len(stack))
             elif op == 0x75:  # SETITEMS
-                k = marks.pop()
-                items = stack[k:]
-                del stack[k:]
+                items = _pop_mark(stack, marks)
                 target = stack[-1]
                 if type(target) is dict:
                     target.update(zip(items[::2], items[1::2], strict=True))
@@ -483,10 +481,7 @@ class _Reader:
             elif op == 0x87:  # TUPLE3
                 stack[-3:] = [(stack[-3], stack[-2], stack[-1])]
             elif op == 0x74:  # TUPLE
-                k = marks.pop()
-                items = tuple(stack[k:])
-                del stack[k:]
-                push(items)
+                push(tuple(_pop_mark(stack, marks)))
             elif op == 0x73:  # SETITEM
                 value = stack.pop()
                 key = stack.pop()
@@ -497,9 +492,7 @@ class _Reader:
                 stack[-1].append(value)
                 self.slow += 1
             elif op == 0x65:  # APPENDS
-                k = marks.pop()
-                items = stack[k:]
-                del stack[k:]
+                items = _pop_mark(stack, marks)
                 stack[-1].extend(items)
                 self.slow += len(items)
             elif op == 0x88:  # NEWTRUE
@@ -565,18 +558,13 @@ class _Reader:
             elif op == 0x8F:  # EMPTY_SET
                 push(set())
             elif op == 0x90:  # ADDITEMS
-                k = marks.pop()
-                items = stack[k:]
-                del stack[k:]
+                items = _pop_mark(stack, marks)
                 stack[-1].update(items)
             elif op == 0x91:  # FROZENSET
-                k = marks.pop()
-                items = frozenset(stack[k:])
-                del stack[k:]
-                push(items)
+                push(frozenset(_pop_mark(stack, marks)))
             elif op == 0x80:  # PROTO
                 pos += 1
-            elif op == 0x95:  # FRAME: the window does the framing
+            elif op == 0x95:  # FRAME: the map holds the whole file
                 pos += 8
             elif op == 0x2E:  # STOP
                 if marks or len(stack) != 1:
@@ -586,6 +574,14 @@ class _Reader:
                 raise HoldsTensors(f"{self.source} holds tensors (persistent ids)")
             else:
                 raise NotFast(f"opcode {bytes([op])!r} at byte {pos - 1}")
+
+
+def _pop_mark(stack: list[Any], marks: list[int]) -> list[Any]:
+    """The items pushed since the last MARK, taken off the stack."""
+    at = marks.pop()
+    items = stack[at:]
+    del stack[at:]
+    return items
 
 
 def load(fh: BinaryIO, source: str) -> Any:
