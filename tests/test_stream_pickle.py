@@ -235,3 +235,52 @@ def test_record_is_a_mapping() -> None:
                                                                                             "b@0": 2.5}
     assert record.get("c@0") is None and keys.positions(("b@0", "a@0")) == [2, 0] and keys.positions(("c",)) is None
     assert keys.block("a", 2) == 0 and keys.block("b", 1) == 2 and keys.block("b", 2) is None
+
+
+def _epochwise(rng: np.random.Generator, high: float, epochs: int) -> dict[int, float]:
+    return dict(enumerate(rng.uniform(0, high, epochs).tolist()))
+
+
+def test_the_layout_of_the_v1_1_scripts_is_read_in_runs(tmp_path: Path) -> None:
+    """As the official script that made v1.1 fills a cell: evaluations of old checkpoints (``update_OLD_eval``: a
+    split of all epochs, the others at the last one only, accuracies and losses under keys of their own), pseudo
+    train times (an ordered dict) and evaluation times, each cell an ordered dict of state dicts."""
+    from nas_201_api import ArchResults, ResultsCount
+
+    from search_space import Arch
+
+    rng = np.random.default_rng(11)
+    arch2infos = {}
+    for index in (3, 1000, 15624):
+        arch = str(Arch.from_index(index))
+        cell = collections.OrderedDict()
+        for key, epochs in (("full", 200), ("less", 12)):
+            results = ArchResults(index, arch)
+            for dataset, (first, *others) in (("cifar10-valid", ("x-valid", "ori-test")),
+                                              ("cifar100", ("ori-test", "x-valid", "x-test"))):
+                for seed in (777, 888):
+                    trial = ResultsCount(dataset, None, _epochwise(rng, 100, epochs), _epochwise(rng, 3, epochs), 0.5,
+                                         80.0, {"channel": 16, "num_cells": 5, "arch_str": arch, "class_num": 100},
+                                         seed, epochs, None)
+                    trial.update_OLD_eval(first, _epochwise(rng, 100, epochs), _epochwise(rng, 3, epochs))
+                    for split in others:
+                        trial.update_OLD_eval(split, {epochs - 1: 50.0}, {epochs - 1: 1.5})
+                    trial.update_latency([0.01])
+                    results.update(dataset, seed, trial)
+                results.reset_pseudo_train_times(dataset, None, 12.5)
+                for split in (first, *others):
+                    results.reset_pseudo_eval_times(dataset, None, split, 0.75)
+            cell[key] = results.state_dict()
+        arch2infos[index] = cell
+    path = _save({"meta_archs": [str(Arch.from_index(i)) for i in range(15625)], "arch2infos": arch2infos,
+                  "evaluated_indexes": set(arch2infos)}, tmp_path / NB201_NAME)
+    fast, how = read_plain(path)
+    assert how == FAST_READER
+    trial = fast["arch2infos"][1000]["full"]["all_results"][("cifar100", 888)]
+    for field in ("train_acc1es", "train_losses", "train_times", "eval_acc1es", "eval_losses", "eval_times"):
+        assert type(trial[field]) is Record, field
+    assert len(trial["eval_acc1es"]) == 202 and len(trial["eval_times"]) == 600
+    _same(materialize(fast), safe_pickle.load_plain(path))
+    table = nb201.read_nb201(path)  # the set of evaluated indexes is admitted (protocol 2 names it __builtin__.set)
+    assert table.info["unpickler"] == FAST_READER and table.info["cells_with_results"] == 3
+    assert table.means["cifar100/x-valid@200"][1000] == 50.0 and table.means["cifar100/train_seconds@12"][3] == 150.0

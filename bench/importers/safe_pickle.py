@@ -62,6 +62,10 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
+    # Python 3 pickles of protocol 2 (torch.save's) name builtins by their Python 2 module: the official script
+    # saves ``evaluated_indexes`` as a set, written ``__builtin__ set``.
+    ("__builtin__", "set"): set,
+    ("__builtin__", "frozenset"): frozenset,
     ("_codecs", "encode"): _bytes_from_latin1,
     ("numpy", "dtype"): np.dtype,
     ("numpy.core.multiarray", "scalar"): np._core.multiarray.scalar,
