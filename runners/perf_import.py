@@ -49,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,13 +66,29 @@ CLASSES = {"cifar10-valid": 10, "cifar10": 10, "cifar100": 100, "ImageNet16-120"
 SEEDS = (777, 888, 999)
 
 
-def _trial(results_count: type, rng: np.random.Generator, dataset: str, arch: str, seed: int, epochs: int) -> object:
+#: How the synthetic trials are filled: ``update_eval`` (the current scripts: every split at every epoch, one key
+#: object shared by accuracies, losses and times), or as the script that made v1.1 fills them from its 2019
+#: checkpoints (``update_OLD_eval``: the first split at every epoch, the others at the last one, accuracies and losses
+#: under keys of their own; pseudo train times in an ordered dict and pseudo evaluation times; each cell an ordered
+#: dict, ``evaluated_indexes`` a set).
+LAYOUTS = ("update_eval", "v1_1-script")
+
+
+def _trial(results_count: type, rng: np.random.Generator, dataset: str, arch: str, seed: int, epochs: int,
+           layout: str) -> object:
     """One ResultsCount filled the way the official scripts fill it."""
-    rc = results_count(dataset, None, None, None, float(rng.uniform(0.1, 1.5)), float(rng.uniform(10, 200)),
-                       {"channel": 16, "num_cells": 5, "arch_str": arch, "class_num": CLASSES[dataset]}, seed, epochs,
-                       [float(rng.uniform(0.005, 0.03))])
     e = range(epochs)
     v = rng.uniform(0, 100, (4, epochs)).tolist()
+    train = (dict(zip(e, v[0], strict=True)), dict(zip(e, v[2], strict=True))) if layout == "v1_1-script" else (None,) * 2
+    rc = results_count(dataset, None, *train, float(rng.uniform(0.1, 1.5)), float(rng.uniform(10, 200)),
+                       {"channel": 16, "num_cells": 5, "arch_str": arch, "class_num": CLASSES[dataset]}, seed, epochs,
+                       [float(rng.uniform(0.005, 0.03))])
+    if layout == "v1_1-script":
+        first, *others = SPLITS[dataset]
+        rc.update_OLD_eval(first, dict(zip(e, v[1], strict=True)), dict(zip(e, v[3], strict=True)))
+        for split in others:
+            rc.update_OLD_eval(split, {epochs - 1: float(rng.uniform(0, 100))}, {epochs - 1: float(rng.uniform(0, 5))})
+        return rc
     rc.update_train_info(dict(zip(e, v[0], strict=True)), dict(zip(e, v[1], strict=True)),
                          dict(zip(e, v[2], strict=True)), dict(zip(e, v[3], strict=True)))
     accs, losses, times = {}, {}, {}
@@ -84,19 +101,21 @@ def _trial(results_count: type, rng: np.random.Generator, dataset: str, arch: st
     return rc
 
 
-def write_file(path: Path, fraction: float, seed: int = 0) -> dict:
+def write_file(path: Path, fraction: float, seed: int = 0, layout: str = LAYOUTS[0]) -> dict:
     """The synthetic file; returns its size and cell count."""
     import torch
     from nas_201_api import ArchResults, ResultsCount
 
     from search_space import Arch
 
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
     rng = np.random.default_rng(seed)
     cells = sorted(rng.choice(NUM_ARCHS, size=max(1, round(fraction * NUM_ARCHS)), replace=False).tolist())
     arch2infos = {}
     for i in cells:
         arch = str(Arch.from_index(i))
-        hp = {}
+        hp = {} if layout == LAYOUTS[0] else OrderedDict()
         for key, epochs in (("less", 12), ("full", 200)):
             res = ArchResults(i, arch)
             for dataset in SPLITS:
@@ -105,11 +124,15 @@ def write_file(path: Path, fraction: float, seed: int = 0) -> dict:
                 else:
                     seeds = SEEDS[:2] if dataset == "cifar10-valid" else SEEDS[:1]
                 for s in seeds:
-                    res.update(dataset, s, _trial(ResultsCount, rng, dataset, arch, s, epochs))
+                    res.update(dataset, s, _trial(ResultsCount, rng, dataset, arch, s, epochs, layout))
+                if layout == "v1_1-script":  # correct_time_related_info
+                    res.reset_pseudo_train_times(dataset, None, float(rng.uniform(5, 40)))
+                    for split in SPLITS[dataset]:
+                        res.reset_pseudo_eval_times(dataset, None, split, float(rng.uniform(0.5, 4)))
             hp[key] = res.state_dict()
         arch2infos[i] = hp
     data = {"meta_archs": [str(Arch.from_index(i)) for i in range(NUM_ARCHS)], "arch2infos": arch2infos,
-            "evaluated_indexes": cells}
+            "evaluated_indexes": cells if layout == LAYOUTS[0] else set(cells)}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # a killed run leaves no file that --reuse would take
     torch.save(data, tmp, _use_new_zipfile_serialization=False)
     tmp.replace(path)
@@ -156,12 +179,12 @@ def measure(which: str, path: Path, native: bool = False) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _write(path: Path, fraction: float, seed: int) -> dict:
+def _write(path: Path, fraction: float, seed: int, layout: str) -> dict:
     """The synthetic file, written in a child process (its memory is returned when it ends)."""
     code = ("import json, sys; from pathlib import Path; from runners.perf_import import write_file; "
-            "print(json.dumps(write_file(Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]))))")
-    out = subprocess.run([sys.executable, "-c", code, str(path), str(fraction), str(seed)], capture_output=True,
-                         text=True, cwd=ROOT, check=True)
+            "print(json.dumps(write_file(Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))")
+    out = subprocess.run([sys.executable, "-c", code, str(path), str(fraction), str(seed), layout],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
     return json.loads(out.stdout)
 
 
@@ -185,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3,
                         help="runs of each loader on each file, the loaders taking turns (best is kept)")
     parser.add_argument("--folder", type=Path, help="where to write the files (default: a temporary folder)")
+    parser.add_argument("--layout", choices=LAYOUTS, default=LAYOUTS[0],
+                        help="how the trials are filled (see LAYOUTS): update_eval, or as the script that made v1.1")
     parser.add_argument("--keep", action="store_true", help="keep the synthetic files")
     parser.add_argument("--reuse", action="store_true",
                         help="take the synthetic files an earlier --keep run left in --folder (they are deterministic)")
@@ -202,13 +227,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         results: dict[str, dict[int, dict]] = {key: {} for _, key, _ in loaders}
         sizes = {}
         for fraction, seed in ((args.small_fraction, 1), (args.fraction, 0)):
-            path = folder / f"NAS-Bench-201-v1_1-synthetic-{fraction}.pth"
+            path = folder / f"NAS-Bench-201-v1_1-synthetic-{args.layout}-{fraction}.pth"
             t0 = time.perf_counter()
             if args.reuse and path.is_file():
                 made = {"cells": max(1, round(fraction * NUM_ARCHS)), "bytes": path.stat().st_size}
                 how = "taken from an earlier run"
             else:
-                made = _write(path, fraction, seed)
+                made = _write(path, fraction, seed, args.layout)
                 how = f"written in {time.perf_counter() - t0:.0f} s"
             n = made["cells"]
             sizes[n] = made["bytes"]
@@ -255,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "process that asked for the table)")
         if args.safe_fraction > 0:
             small_path = folder / "NAS-Bench-201-v1_1-synthetic-safe.pth"
-            m = _write(small_path, args.safe_fraction, 2)["cells"]
+            m = _write(small_path, args.safe_fraction, 2, args.layout)["cells"]
             safe, mine = measure("official", small_path), measure("ours", small_path)
             print(f"official loader on torch's default weights_only path, {m} cells: {safe['seconds']:.1f} s "
                   f"({safe['seconds'] * NUM_ARCHS / m / 3600:.1f} h at 15,625 by its per-cell cost); ours on the same "
