@@ -194,7 +194,7 @@ def _floats(values: list[Any]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-class _Layout:
+class _TrialLayout:
     """Where the figures of a trial of one dataset, schedule and ``eval_names`` go: the metric of each value of its
     row, the keys its last epoch has in the evaluation records, the curves it keeps. Worked out once per layout (a
     full file has a few dozen), not once per trial."""
@@ -215,8 +215,8 @@ class _Layout:
 
 
 @lru_cache(maxsize=1024)
-def _layout(dataset: str, epochs: int, names: tuple[str, ...], curve_splits: tuple[str, ...]) -> _Layout:
-    return _Layout(dataset, epochs, names, curve_splits)
+def _layout(dataset: str, epochs: int, names: tuple[str, ...], curve_splits: tuple[str, ...]) -> _TrialLayout:
+    return _TrialLayout(dataset, epochs, names, curve_splits)
 
 
 def _put_trial(cols: _Columns, i: int, k: int, seed: int, dataset: str, res: Mapping[str, Any],
@@ -370,10 +370,10 @@ class _Columns:
     def __init__(self) -> None:
         self._trials: dict[str, tuple[list[int], list[int], list[float]]] = {}
         self._means: dict[str, tuple[list[int], list[float]]] = {}
-        self._rows: dict[_Layout, tuple[list[int], list[int], list[int], list[list[float]]]] = {}
+        self._rows: dict[_TrialLayout, tuple[list[int], list[int], list[int], list[list[float]]]] = {}
         self.curves: dict[str, np.ndarray] = {}
 
-    def row(self, layout: _Layout, i: int, k: int, seed: int, values: list[float]) -> None:
+    def row(self, layout: _TrialLayout, i: int, k: int, seed: int, values: list[float]) -> None:
         """Trial k of cell i, run with ``seed``: one value per column of its layout."""
         rows = self._rows.get(layout)
         if rows is None:
@@ -415,9 +415,9 @@ class _Columns:
         out[i, k] = v
         return out
 
-    def _unpack_rows(self) -> dict[tuple[str, int], list[np.ndarray]]:
+    def _unpack_rows(self) -> dict[tuple[str, int], tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]]:
         """The rows of each layout filed under their metrics (column by column, in order); the seeds by schedule."""
-        seeds: dict[tuple[str, int], list[np.ndarray]] = {}
+        seeds: dict[tuple[str, int], tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = {}
         for layout, (cells, trials, seed, values) in self._rows.items():
             i, k, v = np.asarray(cells), np.asarray(trials), np.asarray(values, dtype=np.float64)
             for j, name in enumerate(layout.columns):
@@ -434,7 +434,7 @@ class _Columns:
 
     def table(self, info: dict) -> Table:
         table = Table(info=dict(info))
-        self._seeds = self._unpack_rows()
+        by_schedule = self._unpack_rows()
         for name in sorted(self._trials):
             trials = self._array(self._trials[name], np.nan, np.float64)
             used = ~np.isnan(trials)
@@ -452,7 +452,7 @@ class _Columns:
             if curve is not None:
                 curve = curve[:, : trials.shape[1]]
             table.add(name, mean=mean, trials=trials, curve=curve)
-        for (dataset, epochs), rows in sorted(self._seeds.items()):
+        for (dataset, epochs), rows in sorted(by_schedule.items()):
             seeds = self._array(rows, -1, np.int64)
             used = seeds >= 0
             if used.any():
