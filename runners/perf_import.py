@@ -1,14 +1,14 @@
 """How fast the official NAS-Bench-201 ``.pth`` imports, beside the official loader: prints figures (not a test).
 
     python -m runners.perf_import [--fraction 0.15] [--small-fraction 0.03] [--safe-fraction 0.002] [--repeats 3]
-                                  [--folder DIR [--keep] [--reuse]]
+                                  [--layout update_eval|v1_1-script] [--folder DIR [--keep] [--reuse]]
 
 Writes synthetic files in the official schema with the official package's own classes (``nas_201_api``
 ``ArchResults`` / ``ResultsCount`` state dicts, saved by ``torch.save`` in torch's legacy layout as the 2020 files
 are), holding ``small_fraction`` and ``fraction`` of the 15,625 cells at the size of the real v1.1 file: 200-epoch runs on the four
 datasets with 1, 2 or 3 trials as often as v1.1 has them (14 %, 35 %, 51 %), 12-epoch runs once each (twice on
 cifar10-valid), per-epoch train accuracy (top-1 and top-5), loss and time, per-epoch accuracy, loss and time on
-every evaluation set. Then, each in a fresh process, one after the other (best of ``repeats``: the machine is
+every evaluation set (``--layout v1_1-script``: filled as the script that made v1.1 fills them, `LAYOUTS`). Then, each in a fresh process, one after the other (best of ``repeats``: the machine is
 shared), it times (wall and CPU) and measures the peak resident memory (``ru_maxrss``, of the import process for
 ours) of:
 
@@ -25,19 +25,25 @@ The two sizes give each loader's per-cell cost and fixed part, extrapolated to t
 (4.7 GB). Keep every process under the machine's share: the official loader takes about 1.7 MB a cell (28 GB for
 the real file), the process writing the large file about 2.6 MB a cell.
 
-Measured with ``python -m runners.perf_import --repeats 3`` on the 2-core development machine (load average 0.2 to
-0.8), best of 3:
+Measured on the 2-core development machine, best of 5, the loaders taking turns (load average 1.3 to 2.3: another
+session used about one core), ``python -m runners.perf_import --repeats 5`` (``--layout update_eval``) and
+``--layout v1_1-script``:
 
-    loader                     cells  wall s  CPU s  peak MB | per cell         | at 15,625 (extrapolated)
-    official (native torch)      469    0.89   0.89     1330 | 1.95 ms, 1.65 MB | 0.5 min, 25.8 GB
-                                2344    4.54   4.54     4430 |                  |
-    ours (stream reader)         469    0.99   0.96      290 | 0.94 ms, 0.21 MB | 0.3 min, 3.4 GB
-                                2344    2.75   2.75      683 |                  |
+    layout        loader                 cells  wall s  CPU s  peak MB | per cell         | at 15,625 (extrapolated)
+    update_eval   official (torch)         469    0.93   0.93     1330 | 1.96 ms, 1.65 MB | 0.5 min, 25.8 GB
+                                          2344    4.61   4.54     4429 |                  |
+                  ours (stream reader)     469    0.86   0.79      290 | 1.00 ms, 0.21 MB | 0.3 min,  3.4 GB
+                                          2344    2.74   2.63      684 |                  |
+    v1_1-script   official (torch)         469    1.01   0.98     1310 | 2.45 ms, 1.68 MB | 0.6 min, 26.2 GB
+                                          2344    5.60   5.54     4462 |                  |
+                  ours (stream reader)     469    1.06   0.96      264 | 1.26 ms, 0.15 MB | 0.3 min,  2.6 GB
+                                          2344    3.43   3.43      554 |                  |
 
-Ours / official at 2,344 cells: wall 0.61, CPU 0.61, peak memory 0.15; extrapolated to 15,625: wall 0.50, CPU
-0.51, peak memory 0.13 (the caller's own peak: 71 MB). Ours has a fixed part of about 0.5 s (writing the table
-file, 140 MB of arrays and their checksums, and reading it back), which makes it 1.1x the official loader's time on
-the 469-cell file; the C unpickler it replaced took 1.2 to 1.35x at both sizes (2.40 ms a cell).
+Ours / official at 2,344 cells: wall 0.59 and 0.61, CPU 0.58 and 0.62, peak memory 0.15 and 0.12; extrapolated to
+15,625: wall 0.52 and 0.53, peak memory 0.13 and 0.10 (the caller's own peak: 71 MB). Ours has a fixed part of
+0.4 to 0.5 s (writing the table file, 140 MB of arrays and their checksums, and reading it back), so on the 469-cell
+files it is 0.92x and 1.05x the official loader's time. The C unpickler it replaced took 1.2 to 1.35x the official
+loader's time at both sizes (2.40 ms a cell); it still reads a file the stream reader gives up on.
 """
 
 from __future__ import annotations
