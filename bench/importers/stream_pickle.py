@@ -2,7 +2,7 @@
 
 An official NAS-Bench-201 file holds about 600 million numbers in per-epoch dicts (``{epoch: value}`` and
 ``{'x-valid@epoch': value}``, 12 or 200 entries each). Python's C unpickler builds each as a dict of float objects
-(most of the 26 GB and most of the minute the official loader needs), which an importer then reads back. `load`
+(most of the official loader's 26 GB and of its time), which an importer then reads back. `load`
 is an unpickler written for that shape: it interprets the pickle's opcodes one by one (the few dozen of a trial's
 structure), and reads a dict made of runs of ``key, float`` items in a few numpy operations over the raw bytes of the
 mapped file, building a `Record` (its keys and a float64 array of its values, bit for bit the floats the C unpickler
