@@ -150,8 +150,9 @@ def read_plain(path: str | os.PathLike, *, fast: bool = True) -> tuple[Any, str]
                 names = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
                 if len(names) != 1:
                     raise pickle.UnpicklingError(f"{source} is a zip archive without one data.pkl: not torch.save's")
-                with archive.open(names[0]) as fh:
-                    return _object(io.BufferedReader(fh, buffer_size=1 << 20), source, fast)
+                with archive.open(names[0]) as fh:  # a member, not a file the stream reader could map
+                    obj = _load(io.BufferedReader(fh, buffer_size=1 << 20), source)
+                    return obj, C_READER + (" (torch's zip layout)" if fast else "")
         if head != _LEGACY_HEAD:  # checked before unpickling: random bytes could ask for any amount of memory
             raise pickle.UnpicklingError(f"{source} is not a torch.save file (neither its legacy nor its zip layout)")
         fh = raw
