@@ -300,11 +300,12 @@ class Table:
         arrays.update({k + SEEDS: v for k, v in self.seeds.items()})
         return arrays
 
-    def save(self, path: str | os.PathLike, *, compress: bool = False) -> Path:
+    def save(self, path: str | os.PathLike, *, compress: bool = False, durable: bool = True) -> Path:
         """Write atomically: a temporary file in the same folder, fsynced, then renamed over ``path``.
 
         ``compress`` deflates every array (a third of the size for the published figures, read back a little
-        slower): for a table that travels with the project; caches stay uncompressed.
+        slower): for a table that travels with the project; caches stay uncompressed. ``durable=False`` skips the
+        fsync, for a file that is rebuilt when damaged (a cache entry, an import's hand-over: its checksums find it).
         """
         path = Path(path)
         arrays = {k: np.ascontiguousarray(v) for k, v in self._arrays().items()}
@@ -315,7 +316,7 @@ class Table:
             "info": self.info,
             "sha256": {k: _digest(v) for k, v in arrays.items()},
         }
-        with atomic_open(path) as fh:
+        with atomic_open(path, durable) as fh:
             (np.savez_compressed if compress else np.savez)(
                 fh, **arrays, **{META: np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)})
         return path

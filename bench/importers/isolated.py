@@ -1,11 +1,12 @@
 """Run an import in a forked child process that hands back only the table it made.
 
-Reading an official ``.pth`` builds a graph of hundreds of millions of Python objects (about 26 GB for the v1.1
-file) to turn it into a table of a few hundred MB. In a child process that graph never has to be taken apart
-object by object (about a sixth of the import's time): the child saves the table, says so, and ends with
-``os._exit``; the system takes its memory back while the caller goes on. The caller's process keeps only the table
-(read back from the file, its curves lazily), so its own memory never holds the graph. Where ``fork`` does not
-exist the import runs here.
+Reading an official ``.pth`` builds a graph of Python objects to turn it into a table of a few hundred MB: about
+3.5 GB of records and arrays for the v1.1 file through the stream reader, hundreds of millions of objects (about
+26 GB) where the C unpickler reads it. In a child process that graph never has to be taken apart object by object:
+the child saves the table (without fsync: a damaged entry fails its checksums and is rebuilt), says so, and ends
+with ``os._exit``; the system takes its memory back while the caller goes on. The caller's process keeps only the
+table (read back from the file, its curves lazily), so its own memory never holds the graph, nor the heap it grew
+to. Where ``fork`` does not exist the import runs here.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def run_isolated(make: Callable[..., Table], *args: Any, out: str | os.PathLike 
         status = 0
         try:
             os.close(read_fd)
-            make(*args).save(target)
+            make(*args).save(target, durable=False)  # a damaged cache entry is found by its checksums, rebuilt
             os.write(write_fd, _DONE)
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent, which raises it
             status = 1

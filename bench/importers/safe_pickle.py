@@ -12,6 +12,12 @@ growing graph again.
 Both layouts of ``torch.save`` are read: the legacy one (torch < 1.6, the 2020 files: magic number, protocol,
 system info, then the object) and the zip one (``*/data.pkl``). A file that does hold tensors raises `HoldsTensors`
 (a caller may fall back to ``torch.load(weights_only=True)``).
+
+`read_plain` reads the object of a legacy file with `bench.importers.stream_pickle` instead, which resolves classes
+through the same `allowed_object` and reads the per-epoch records as arrays (about half the official loader's time
+and an eighth to a tenth of its memory, ``python -m runners.perf_import``); where that reader gives up (an opcode or
+a layout it does not read fast), the C unpickler reads the object from its first byte, and the reader's name says
+so.
 """
 
 from __future__ import annotations
@@ -57,6 +63,10 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
+    # Python 3 pickles of protocol 2 (torch.save's) name builtins by their Python 2 module: the official script
+    # saves ``evaluated_indexes`` as a set, written ``__builtin__ set``.
+    ("__builtin__", "set"): set,
+    ("__builtin__", "frozenset"): frozenset,
     ("_codecs", "encode"): _bytes_from_latin1,
     ("numpy", "dtype"): np.dtype,
     ("numpy.core.multiarray", "scalar"): np._core.multiarray.scalar,
@@ -73,6 +83,18 @@ class HoldsTensors(pickle.UnpicklingError):
     """The file holds tensors (storages), which this reader does not rebuild."""
 
 
+def allowed_object(module: str, name: str, source: str) -> Any:
+    """What a pickle's ``module.name`` resolves to: the `ALLOWED` object, or a refusal naming it and ``source``."""
+    try:
+        return ALLOWED[(module, name)]
+    except (KeyError, TypeError):
+        if str(module).split(".")[0] == "torch" and (name in _TENSOR_REBUILDERS or str(name).endswith("Storage")):
+            raise HoldsTensors(f"{source} holds tensors ({module}.{name})") from None
+        raise pickle.UnpicklingError(
+            f"{source}: refuses to build {module}.{name} from the file: not a class of the official "
+            f"format (allowed: {', '.join(sorted(f'{m}.{n}' for m, n in ALLOWED))})") from None
+
+
 class _Restricted(pickle.Unpickler):
     """The C unpickler; only `ALLOWED` names resolve, and persistent ids (tensor storages) stop the read."""
 
@@ -81,14 +103,7 @@ class _Restricted(pickle.Unpickler):
         self._source = source
 
     def find_class(self, module: str, name: str) -> Any:
-        try:
-            return ALLOWED[(module, name)]
-        except KeyError:
-            if module.split(".")[0] == "torch" and (name in _TENSOR_REBUILDERS or name.endswith("Storage")):
-                raise HoldsTensors(f"{self._source} holds tensors ({module}.{name})") from None
-            raise pickle.UnpicklingError(
-                f"{self._source}: refuses to build {module}.{name} from the file: not a class of the official "
-                f"format (allowed: {', '.join(sorted(f'{m}.{n}' for m, n in ALLOWED))})") from None
+        return allowed_object(module, name, self._source)
 
     def persistent_load(self, pid: Any) -> Any:
         raise HoldsTensors(f"{self._source} holds tensors (persistent id {pid!r:.60})")
@@ -111,12 +126,24 @@ class collector_paused:
             gc.enable()
 
 
+#: How `read_plain` read a file's object: the fast reader, or the C unpickler (and why, when the fast one gave up).
+FAST_READER = "restricted stream reader (bench.importers.stream_pickle: per-epoch records as arrays)"
+C_READER = "restricted C unpickler (bench.importers.safe_pickle)"
+
+
 def load_plain(path: str | os.PathLike) -> Any:
     """The object a ``torch.save`` file of plain data holds (legacy or zip layout), built by the restricted C
     unpickler. Raises `pickle.UnpicklingError` (or `HoldsTensors`) naming the file for anything else."""
+    return read_plain(path, fast=False)[0]
+
+
+def read_plain(path: str | os.PathLike, *, fast: bool = True) -> tuple[Any, str]:
+    """`load_plain`, and which reader read the object. With ``fast``, the object is read by
+    `bench.importers.stream_pickle` (per-epoch records become `Record` s: a fraction of the time and memory); a file
+    that reader does not read fast goes to the restricted C unpickler from the object's first byte."""
     path = Path(path)
     source = str(path)
-    with open(path, "rb") as raw, collector_paused():
+    with open(path, "rb", buffering=1 << 20) as raw, collector_paused():
         head = raw.read(len(_LEGACY_HEAD))
         raw.seek(0)
         if head[:4] == b"PK\x03\x04":
@@ -124,8 +151,9 @@ def load_plain(path: str | os.PathLike) -> Any:
                 names = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
                 if len(names) != 1:
                     raise pickle.UnpicklingError(f"{source} is a zip archive without one data.pkl: not torch.save's")
-                with archive.open(names[0]) as fh:
-                    return _load(io.BufferedReader(fh, buffer_size=1 << 20), source)
+                with archive.open(names[0]) as fh:  # a member, not a file the stream reader could map
+                    obj = _load(io.BufferedReader(fh, buffer_size=1 << 20), source)
+                    return obj, C_READER + (" (torch's zip layout)" if fast else "")
         if head != _LEGACY_HEAD:  # checked before unpickling: random bytes could ask for any amount of memory
             raise pickle.UnpicklingError(f"{source} is not a torch.save file (neither its legacy nor its zip layout)")
         fh = raw
@@ -134,10 +162,25 @@ def load_plain(path: str | os.PathLike) -> Any:
         if _load(fh, source) != TORCH_PROTOCOL:
             raise pickle.UnpicklingError(f"{source}: unknown torch.save protocol")
         _load(fh, source)  # system info (byte order, type sizes): plain numbers need none of it
-        obj = _load(fh, source)
+        obj = _object(fh, source, fast)
         if _load(fh, source):
             raise HoldsTensors(f"{source} holds tensor storages")
         return obj
 
 
-__all__ = ["ALLOWED", "TORCH_MAGIC", "TORCH_PROTOCOL", "HoldsTensors", "collector_paused", "load_plain"]
+def _object(fh: BinaryIO, source: str, fast: bool) -> tuple[Any, str]:
+    """The pickle at ``fh``'s position: by the fast reader where it can, else by the C unpickler."""
+    if fast:
+        from bench.importers import stream_pickle  # it builds on this module's ALLOWED
+
+        start = fh.tell()
+        try:
+            return stream_pickle.load(fh, source), FAST_READER
+        except stream_pickle.NotFast as exc:
+            fh.seek(start)
+            return _load(fh, source), f"{C_READER}; the fast reader gave up: {exc}"
+    return _load(fh, source), C_READER
+
+
+__all__ = ["ALLOWED", "C_READER", "FAST_READER", "TORCH_MAGIC", "TORCH_PROTOCOL", "HoldsTensors", "allowed_object",
+           "collector_paused", "load_plain", "read_plain"]
