@@ -59,6 +59,9 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch threads per job")
     p.add_argument("--loader-workers", type=int, default=0,
                    help="data-loading processes per job (GPU runs; the batches do not depend on it)")
+    p.add_argument("--data-path", default="auto", choices=("auto", "host", "device"),
+                   help="where batches are made: on the device (images held there; auto on a GPU) or by the host's "
+                        "NumPy pipeline; the batches are the same")
     p.add_argument("--replace", action="store_true", help="replace a different plan already in ROOT")
 
 
@@ -75,7 +78,7 @@ def _make_plan(args: argparse.Namespace):  # noqa: ANN202 - a Plan
     return make_plan(args.archs, settings=args.settings, seeds=args.seeds, schedules=schedules,
                      data=_pairs(args.data, "--data"), data_dir=args.data_dir, splits_dir=args.splits_dir,
                      subset=args.subset, eval_subset=args.eval_subset, device=args.device, threads=args.threads,
-                     loader_workers=args.loader_workers)
+                     loader_workers=args.loader_workers, data_path=args.data_path)
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:

@@ -21,6 +21,8 @@ RESULT = "result.json"
 CHECKPOINT = "checkpoint.pt"
 RESULT_FORMAT = "nb201-harness-train-result"
 RESULT_VERSION = 1
+#: Values of `JobOptions.data_path`.
+DATA_PATHS = ("auto", "host", "device")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class JobOptions:
     threads: int | None = None
     #: Data-loading worker processes (0: in this process); the batches do not depend on it.
     loader_workers: int = 0
+    #: Where batches are made: ``host`` (NumPy), ``device`` (`supernet.device_data`: images held on the device) or
+    #: ``auto`` (the device when it is a GPU and no loader workers are asked for); the batches are the same.
+    data_path: str = "auto"
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
@@ -53,6 +58,16 @@ class JobOptions:
             raise ValueError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N")
         if self.loader_workers < 0:
             raise ValueError(f"loader_workers must be >= 0, got {self.loader_workers}")
+        if self.data_path not in DATA_PATHS:
+            raise ValueError(f"unknown data_path {self.data_path!r}; valid: {', '.join(DATA_PATHS)}")
+        if self.data_path == "device" and self.loader_workers:
+            raise ValueError(f"data_path='device' makes batches on the device in the job's process; "
+                             f"loader_workers={self.loader_workers} asks for loader processes (use 0)")
+
+    def on_device(self, device_type: str) -> bool:
+        """Whether a job on a ``device_type`` device makes its batches there."""
+        return self.data_path == "device" or (self.data_path == "auto" and device_type == "cuda"
+                                              and not self.loader_workers)
 
 
 @dataclass(frozen=True)
