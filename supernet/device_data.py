@@ -88,12 +88,14 @@ def augment_batch(images: torch.Tensor, augment: Augment, offsets: torch.Tensor 
             raise ValueError("a training-transform batch needs flips with its offsets")
         p, c = augment.padding, augment.crop
         padded = F.pad(images, (0, 0, p, p, p, p)) if p else images  # zero padding of H and W
+        b, hp, wp, channels = padded.shape
         span = torch.arange(c, device=images.device)
         rows = offsets[:, 0, None] + span  # (B, c)
         cols = offsets[:, 1, None] + span
         cols = torch.where(flips[:, None], cols.flip(1), cols)  # the flip mirrors the crop's columns
-        batch = torch.arange(len(images), device=images.device)[:, None, None]
-        images = padded[batch, rows[:, :, None], cols[:, None, :]]  # (B, c, c, 3)
+        # one gather of pixels by flat index (cheaper than three broadcast index tensors)
+        pixel = (torch.arange(b, device=images.device)[:, None, None] * hp + rows[:, :, None]) * wp + cols[:, None, :]
+        images = padded.reshape(-1, channels).index_select(0, pixel.reshape(-1)).view(b, c, c, channels)
     x = images.to(torch.float32).mul_(scale).sub_(shift)
     return x.permute(0, 3, 1, 2).contiguous()
 
