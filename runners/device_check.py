@@ -17,7 +17,9 @@ the command is killed at its time limit:
    the device, 4 steps (the same kernels: expected bit for bit).
 3. ``throughput``: each searcher's step at the protocol's full size, ours and xautodl's side by side on the same
    batches and cells (`runners.perf_weight_sharing.measure`), with the projected full-search hours; then DARTS-V1
-   and SETN with CUDA graphs, DARTS-V1 contiguous (not channels-last) and under tf32 / bf16 (ours only).
+   and SETN with CUDA graphs, DARTS-V1 contiguous (not channels-last) and under tf32 / bf16 (ours only); then 2
+   and 4 DARTS-V1 searches sharing the GPU (separate processes, as the batch engine's workers): steps per second
+   in all against one search alone.
 4. ``bench_gen``: the benchmark generator's real training job (`bench.generate.train.train_job`: the ResNet cell,
    the 12-epoch schedule, batch 256, cifar10-valid on the JPEG set, the device data path) for two epochs; then
    2 and 4 such jobs at once in separate processes (several cells sharing the GPU); the best images/s projects the
@@ -315,7 +317,7 @@ def agreement(report: Report, device: torch.device, seed: int, bench: Any, budge
 
 # --- 3. throughput -------------------------------------------------------------------------------------------------
 def throughput(report: Report, device: torch.device, bench: Any, budget: Budget, cap_s: float, smoke: bool,
-               graphs_ok: bool) -> dict[str, Any]:
+               graphs_ok: bool, bench_path: str | None = None) -> dict[str, Any]:
     from runners.perf_weight_sharing import measure, targets
     from runners.xautodl_steps import available
 
@@ -357,11 +359,49 @@ def throughput(report: Report, device: torch.device, bench: Any, budget: Budget,
                                                         f"{r['projected_search_h']:.2f} h" if "step_s" in r
                                                         else r.get("error", "")))
         report.set("throughput", out)
+    single = next((r for r in rows if r.get("algo") == "darts-v1" and "step_s" in r), None)
+    if single is not None and (device.type == "cuda" or smoke):
+        out["shared"] = shared_device(report, device, bench_path, {}, smoke, single["step_s"],
+                                      counts=(2,) if smoke else (2, 4))
+        report.set("throughput", out)
     out["targets"] = [] if smoke else targets([r for r in rows if "step_s" in r]
                                               + [r for r in out["variants"] if "step_s" in r], device)
     for line in out["targets"]:
         report.log(line)
     out["seconds"] = time.monotonic() - t0
+    return out
+
+
+def _steps_worker(args: tuple[Any, ...]) -> tuple[int, float]:
+    """One of several searches sharing the device (a separate process): build, warm up, wait for the others, step."""
+    name, device, options, seconds, barrier, threads, bench_path, overrides = args
+    torch.set_num_threads(threads)
+    from bench import Benchmark
+    from runners.perf_weight_sharing import prepare, steps_for
+
+    prepared = prepare(name, device=torch.device(device), overrides=overrides, options=options,
+                       bench=Benchmark.load(bench_path) if bench_path else None)
+    return steps_for(prepared, seconds, start=lambda: barrier.wait(timeout=300))
+
+
+def shared_device(report: Report, device: torch.device, bench_path: str | None, options: dict[str, Any],
+                  smoke: bool, single_step_s: float, counts: Sequence[int] = (2, 4)) -> list[dict[str, Any]]:
+    """DARTS-V1 searches sharing the device, k processes at once: steps per second in all against one alone."""
+    overrides = {"channels": "4", "cells": "1", "batch_size": "16"} if smoke else {}
+    seconds = 2.0 if smoke else 10.0
+    out = []
+    for k in counts:
+        ctx = mp.get_context("spawn")
+        threads = max(1, (os.cpu_count() or 1) // k)
+        with ctx.Manager() as manager, ctx.Pool(k) as pool:
+            barrier = manager.Barrier(k)
+            res = pool.map(_steps_worker, [("darts-v1", str(device), options, seconds, barrier, threads, bench_path,
+                                            overrides)] * k)
+        rate = sum(n / t for n, t in res)
+        out.append({"searches": k, "options": options, "steps_per_s_total": rate,
+                    "speedup_vs_one": rate * single_step_s, "steps": [n for n, _ in res]})
+        report.log(f"{k} DARTS-V1 searches sharing {device} ({options or 'defaults'}): {rate:.1f} steps/s in all, "
+                   f"{rate * single_step_s:.2f}x one search alone")
     return out
 
 
@@ -664,6 +704,9 @@ def summary(figures: dict[str, Any]) -> str:
             ratio = "-" if r.get("ratio") is None else f"{r['ratio']:.2f}"
             lines.append(f"| {r['algo']} | {r.get('options', '')} | {r['step_s']:.4f} | {ref} | {ratio} | "
                          f"{r['projected_search_h']:.2f} |")
+        for r in thr.get("shared", []):
+            lines.append(f"\n{r['searches']} DARTS-V1 searches sharing the device: {r['steps_per_s_total']:.1f} steps/s "
+                         f"in all, {r['speedup_vs_one']:.2f}x one search alone.")
         lines += ["", *[f"- {t}" for t in thr.get("targets", [])], ""]
     gen = figures.get("bench_gen")
     if gen:
@@ -769,7 +812,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             graphs_ok = bool(agr.get("cuda_graphs", {}).get("ok"))
         if "throughput" in phases:
             phase("throughput", PHASE_SHARE["throughput"] * args.budget_s,
-                  lambda: throughput(report, device, bench, budget, math.inf, args.smoke, graphs_ok))
+                  lambda: throughput(report, device, bench, budget, math.inf, args.smoke, graphs_ok, bench_path))
         if "bench_gen" in phases:
             phase("bench_gen", PHASE_SHARE["bench_gen"] * args.budget_s,
                   lambda: bench_gen(report, device, data, budget, PHASE_SHARE["bench_gen"] * args.budget_s,

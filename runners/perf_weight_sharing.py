@@ -11,7 +11,8 @@ Beside it, in the same process, on the same batches, threads and device, the ORI
 of the searcher driven as NB201's script drives it (`runners.xautodl_steps`), alternating with ours step by step so
 that both see the same machine load. A step that trains a sampled cell (SETN's and RANDOM-NAS' weight step, ENAS'
 shared step) trains the same cell on both sides, and GDAS draws its Gumbel noise from the same random state on both
-sides (a path's cost depends on its ops). ``ratio`` = xautodl's median s/step over ours.
+sides (a path's cost depends on its ops). ``ratio`` = xautodl's median s/step over ours; ``(min)`` = the same of
+the fastest step of each (on a machine shared with other work, the least disturbed estimate).
 
 Printed per searcher: wall seconds per step, ours and xautodl's, and their ratio (the process's CPU seconds per step
 too: on a shared machine a wall time well above CPU time / threads means other processes took the cores), images/s
@@ -121,13 +122,23 @@ def global_generator(device: torch.device) -> torch.Generator:
     return torch.default_generator
 
 
-def measure(name: str, protocol: str = "nb201", dataset: str = "cifar10", steps: int = 3, warmup: int = 1,
-            device: torch.device | None = None, overrides: dict[str, str] | None = None, seed: int = 0,
-            compare: bool = False, options: dict[str, Any] | None = None,
-            bench: Benchmark | None = None) -> dict[str, Any]:
-    """Time ``steps`` search steps (after ``warmup``) and one valid batch of ``name`` at the protocol's size; with
-    ``compare``, the original's step too, alternating with ours on the same batches and cells. ``bench``: the
-    benchmark the context holds (default: the embedded one; no figure of it is read)."""
+@dataclass
+class Bench:
+    """A searcher's supernet and optimizers at a protocol's size on synthetic batches, ready to time."""
+
+    searcher: OneShotSearcher
+    run: OneShotRun
+    timer: StepTimer
+    batch: Callable[[int], Batch]
+    steps_per_epoch: int
+    n_valid: int
+
+
+def prepare(name: str, protocol: str = "nb201", dataset: str = "cifar10", device: torch.device | None = None,
+            overrides: dict[str, str] | None = None, seed: int = 0, options: dict[str, Any] | None = None,
+            bench: Benchmark | None = None) -> Bench:
+    """Build ``name``'s run (``options``: runner options) and a synthetic batch maker of the dataset's shape.
+    ``bench``: the benchmark the context holds (default: the embedded one; no figure of it is read)."""
     if dataset not in SPLIT_SIZES:
         raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(SPLIT_SIZES)}")
     cls = get_searcher(name)
@@ -140,14 +151,8 @@ def measure(name: str, protocol: str = "nb201", dataset: str = "cifar10", steps:
     n_weight, n_valid, side, classes = SPLIT_SIZES[dataset]
     seed_everything(seed)
     ctx = SearchContext(bench=Benchmark.load() if bench is None else bench, dataset=dataset, seed=seed,
-                        rng=np.random.default_rng(seed),
-                        options=dict(options or {}))
+                        rng=np.random.default_rng(seed), options=dict(options or {}))
     run = searcher.build_run(ctx, SyntheticData(classes, side), device)  # type: ignore[arg-type]
-    reference = None
-    if compare:
-        from runners.xautodl_steps import reference_step
-
-        reference = reference_step(name, cfg, classes, device, alpha=run.network.alpha.detach())
     g = torch.Generator().manual_seed(seed)
 
     def batch(n: int) -> Batch:
@@ -157,6 +162,43 @@ def measure(name: str, protocol: str = "nb201", dataset: str = "cifar10", steps:
 
     run.lr = cfg.lr_at(0)
     searcher.begin_epoch(run, 0)
+    return Bench(searcher, run, timer, batch, math.ceil(n_weight / cfg.batch_size), n_valid)
+
+
+def steps_for(prepared: Bench, seconds: float, start: Callable[[], None] | None = None) -> tuple[int, float]:
+    """Steps run in about ``seconds`` of wall time (after one warm-up step, then ``start()``) and the seconds taken:
+    several searches sharing one GPU each run this in their own process."""
+    cfg = prepared.searcher.config
+    pairs = [(prepared.batch(cfg.batch_size), prepared.batch(cfg.batch_size)) for _ in range(2)]
+    prepared.timer(prepared.searcher, prepared.run, *pairs[0])
+    _sync(prepared.run.device)
+    if start is not None:
+        start()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        prepared.timer(prepared.searcher, prepared.run, *pairs[n % 2])
+        n += 1
+        if n % 8 == 0:
+            _sync(prepared.run.device)
+    _sync(prepared.run.device)
+    return n, time.perf_counter() - t0
+
+
+def measure(name: str, protocol: str = "nb201", dataset: str = "cifar10", steps: int = 3, warmup: int = 1,
+            device: torch.device | None = None, overrides: dict[str, str] | None = None, seed: int = 0,
+            compare: bool = False, options: dict[str, Any] | None = None,
+            bench: Benchmark | None = None) -> dict[str, Any]:
+    """Time ``steps`` search steps (after ``warmup``) and one valid batch of ``name`` at the protocol's size; with
+    ``compare``, the original's step too, alternating with ours on the same batches and cells."""
+    prepared = prepare(name, protocol, dataset, device, overrides, seed, options, bench)
+    searcher, run, timer, batch = prepared.searcher, prepared.run, prepared.timer, prepared.batch
+    cfg, device, ctx = searcher.config, run.device, run.ctx
+    classes = SPLIT_SIZES[dataset][3]
+    reference = None
+    if compare:
+        from runners.xautodl_steps import reference_step
+
+        reference = reference_step(name, cfg, classes, device, alpha=run.network.alpha.detach())
     pairs = [(batch(cfg.batch_size), batch(cfg.batch_size)) for _ in range(2)]
     times, cpu_times, ref_times = [], [], []
     for i in range(warmup + steps):
@@ -191,8 +233,8 @@ def measure(name: str, protocol: str = "nb201", dataset: str = "cifar10", steps:
         _sync(device)
         t_valid = time.perf_counter() - t0
     step_s = float(np.median(times))
-    steps_per_epoch = math.ceil(n_weight / cfg.batch_size)
-    valid_s_per_epoch = (n_valid / cfg.test_batch_size) * t_valid
+    steps_per_epoch = prepared.steps_per_epoch
+    valid_s_per_epoch = (prepared.n_valid / cfg.test_batch_size) * t_valid
     extra_s_per_epoch = EPOCH_TIMERS[name](searcher, run, batch) if name in EPOCH_TIMERS else 0.0
     epoch_s = steps_per_epoch * step_s + valid_s_per_epoch + extra_s_per_epoch
     ref_s = float(np.median(ref_times)) if ref_times else None
@@ -204,6 +246,8 @@ def measure(name: str, protocol: str = "nb201", dataset: str = "cifar10", steps:
         "step_s": step_s, "step_s_min": float(min(times)), "images_per_s": cfg.batch_size / step_s,
         "xautodl_step_s": ref_s, "xautodl_step_s_min": float(min(ref_times)) if ref_times else None,
         "ratio": ref_s / step_s if ref_s is not None else None,
+        # the fastest step of each side: on a shared machine, the least disturbed estimate of both
+        "ratio_min": float(min(ref_times)) / float(min(times)) if ref_times else None,
         # CPU seconds of the process per step: on a shared machine, wall time / CPU time shows the contention
         "step_cpu_s": float(np.median(cpu_times)), "threads": torch.get_num_threads(),
         "valid_images_per_s": cfg.test_batch_size / t_valid, "valid_s_per_epoch": valid_s_per_epoch,
@@ -332,14 +376,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# {describe_device(device)}; protocol {args.protocol}; dataset {args.dataset}; median of {args.steps} "
           f"steps after {args.warmup} warm-up; load average {load:.2f}" + (f"; options {options}" if options else ""))
-    print(f"{'algo':<11} {'C':>3} {'N':>2} {'batch':>5} {'s/step':>8} {'xautodl':>8} {'ratio':>6} {'cpu s':>7} "
+    print(f"{'algo':<11} {'C':>3} {'N':>2} {'batch':>5} {'s/step':>8} {'xautodl':>8} {'ratio':>6} {'(min)':>6} {'cpu s':>7} "
           f"{'img/s':>8} {'valid img/s':>11} {'steps/ep':>8} {'extra s/ep':>10} {'epochs':>6} {'h/epoch':>8} "
           f"{'search h':>9} {'(steps only)':>12} {'(steps, cpu)':>12}", flush=True)
     for n in names:
         r = measure(n, args.protocol, args.dataset, args.steps, args.warmup, device, overrides, compare=compare,
                     options=options)
         rows.append(r)
-        ref = f"{r['xautodl_step_s']:>8.3f} {r['ratio']:>6.2f}" if r["ratio"] is not None else f"{'-':>8} {'-':>6}"
+        ref = (f"{r['xautodl_step_s']:>8.3f} {r['ratio']:>6.2f} {r['ratio_min']:>6.2f}" if r["ratio"] is not None
+               else f"{'-':>8} {'-':>6} {'-':>6}")
         print(f"{n:<11} {r['C']:>3} {r['N']:>2} {r['batch']:>5} {r['step_s']:>8.3f} {ref} {r['step_cpu_s']:>7.3f} "
               f"{r['images_per_s']:>8.1f} "
               f"{r['valid_images_per_s']:>11.1f} {r['steps_per_epoch']:>8} {r['extra_s_per_epoch']:>10.1f} "

@@ -83,11 +83,29 @@ class Cell(nn.Module):
         return nodes[-1]
 
     def forward_gdas(self, x: torch.Tensor, hardwts: torch.Tensor, index: Sequence[int],
-                     others: torch.Tensor | None) -> torch.Tensor:
+                     others: torch.Tensor | None, unit: bool = False) -> torch.Tensor:
         """Run only op ``index[e]`` per edge, times ``hardwts[e, index[e]]``, plus ``others[e]`` (the summed weights
-        of the ops not run; None for NATS' gdas_v1)."""
+        of the ops not run; None for NATS' gdas_v1).
+
+        ``unit``: every chosen weight is exactly 1.0 and every ``others[e]`` exactly 0 (what a straight-through
+        draw gives, `supernet.sampling.GumbelSample.unit`). Each node is then one `_UnitGdasNode`: the same values
+        and gradients without the multiplications by 1, the additions of 0 and ``none``'s multiplication by 0."""
         nodes = [x]
         for incoming in INCOMING:
+            if unit:
+                terms, zero_inputs, weights, rest, has_term = [], [], [], [], []
+                for e, src in incoming:
+                    o = index[e]
+                    if o != NONE:
+                        terms.append(self._op(e, o)(nodes[src]))
+                    else:
+                        zero_inputs.append(nodes[src])
+                    has_term.append(o != NONE)
+                    weights.append(hardwts[e, o])
+                    if others is not None:
+                        rest.append(others[e])
+                nodes.append(_UnitGdasNode.apply(tuple(has_term), *terms, *zero_inputs, *weights, *rest))
+                continue
             terms = []
             for e, src in incoming:
                 o = index[e]
@@ -112,6 +130,55 @@ class Cell(nn.Module):
                 raise ValueError("this cell holds several candidate ops per edge: pass an Arch or use a forward mode")
             arch = self.arch
         return self.forward_path(x, arch)
+
+
+class _UnitGdasNode(torch.autograd.Function):
+    """A GDAS node, the sum over its edges of ``op_e(x_e) * h_e + o_e``, when every ``h_e`` is exactly 1.0 and
+    every ``o_e`` exactly 0: the forward is the sum of the ops' outputs in edge order (``t * 1.0`` and ``t + 0.0``
+    are ``t``; ``none``'s ``x * 0`` is 0), the backward gives each op output the node's gradient (``g * 1.0``), the
+    input of each ``none`` edge zeros (what ``g * 0`` gives, so the layers below get the (zero) gradients the full
+    graph gives them), each ``h_e`` ``sum(g * t_e)`` (nothing for ``none``: 0) and each ``o_e`` ``sum(g)``, computed
+    as the separate ops compute them; the graph keeps their order, so they are accumulated in the same order.
+    Arguments: which edges ran an op, the op outputs, the inputs of the ``none`` edges, the ``h_e`` and (gdas, not
+    gdas_v1) the ``o_e``."""
+
+    @staticmethod
+    def forward(ctx, has_term: tuple[bool, ...], *inputs: torch.Tensor) -> torch.Tensor:  # noqa: ANN001 - ctx
+        m = len(has_term)
+        k = sum(has_term)
+        terms, zero_inputs = inputs[:k], inputs[k:m]
+        ctx.has_term, ctx.k, ctx.m, ctx.n_rest = has_term, k, m, len(inputs) - 2 * m
+        if any(ctx.needs_input_grad[1 + m:1 + 2 * m]):
+            ctx.save_for_backward(*terms)
+        if not terms:
+            return torch.zeros_like(zero_inputs[0])
+        if k == 1:
+            return terms[0].view_as(terms[0])
+        out = terms[0] + terms[1]
+        for t in terms[2:]:
+            out = out + t
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # noqa: ANN001 - autograd's ctx
+        k, m = ctx.k, ctx.m
+        needs = ctx.needs_input_grad[1:]
+        to_terms = [grad if need else None for need in needs[:k]]
+        zeros = torch.zeros_like(grad) if any(needs[k:m]) else None
+        to_zero_inputs = [zeros if need else None for need in needs[k:m]]
+        weights: list[torch.Tensor | None] = [None] * m
+        if any(needs[m:2 * m]):
+            terms, j = ctx.saved_tensors, 0
+            for i, ran in enumerate(ctx.has_term):
+                if ran:
+                    if needs[m + i]:
+                        weights[i] = (grad * terms[j]).sum()
+                    j += 1
+        rest: list[torch.Tensor | None] = [None] * ctx.n_rest
+        if any(needs[2 * m:]):
+            total = grad.sum()
+            rest = [total if need else None for need in needs[2 * m:]]
+        return (None, *to_terms, *to_zero_inputs, *weights, *rest)
 
 
 def _node_sum(terms: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:

@@ -263,7 +263,8 @@ class Supernet(_Skeleton):
                 others: torch.Tensor | None = (hardwts * not_chosen).sum(dim=-1)
             else:
                 others = None
-            return self._run(x, lambda _k, cell, f: cell.forward_gdas(f, hardwts, index, others))
+            unit = sample.unit
+            return self._run(x, lambda _k, cell, f: cell.forward_gdas(f, hardwts, index, others, unit))
         archs = self._archs
         assert archs is not None  # set_mode guarantees it
         return self._run(x, lambda k, cell, f: cell.forward_path(f, archs[k]))

@@ -25,6 +25,9 @@ class GumbelSample:
     hardwts: torch.Tensor
     index: tuple[int, ...]
     probs: torch.Tensor
+    #: Every chosen weight is exactly 1.0 and every other exactly 0 in value (``1 - p + p`` and ``0 - p + p`` round
+    #: so in practice): the forward may skip multiplying by them (`supernet.cell.Cell.forward_gdas`).
+    unit: bool = False
 
     @property
     def arch(self) -> Arch:
@@ -48,14 +51,16 @@ def gumbel_hard(alpha: torch.Tensor, tau: float, generator: torch.Generator | No
         logits = (alpha.log_softmax(dim=-1) + gumbels) / tau
         probs = logits.softmax(dim=-1)
         index = probs.argmax(dim=-1, keepdim=True)
-        # one read of the device per draw: the chosen ops (the forward needs them) and whether the draw is usable
-        bad = torch.isinf(gumbels).any() | ~torch.isfinite(probs).all()
-        *chosen, redraw = torch.cat([index.view(-1), bad.view(1).long()]).tolist()
-        if redraw:
-            continue
         one_hot = torch.zeros_like(probs).scatter_(-1, index, 1.0)
         hardwts = one_hot - probs.detach() + probs
-        return GumbelSample(hardwts, tuple(int(i) for i in chosen), probs)
+        # one read of the device per draw: the chosen ops (the forward needs them), whether the draw is usable and
+        # whether its weights are exactly one-hot in value
+        bad = torch.isinf(gumbels).any() | ~torch.isfinite(probs).all()
+        unit = (hardwts.detach() == one_hot).all()
+        *chosen, redraw, exact = torch.cat([index.view(-1), bad.view(1).long(), unit.view(1).long()]).tolist()
+        if redraw:
+            continue
+        return GumbelSample(hardwts, tuple(int(i) for i in chosen), probs, bool(exact))
     raise RuntimeError(f"{max_tries} Gumbel draws in a row gave non-finite probabilities; "
                        f"alpha is probably not finite: {alpha.detach().cpu().tolist()}")
 

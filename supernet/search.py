@@ -39,10 +39,16 @@ epoch with ``.epoch(e)`` / ``.cycle(e)``), ``criterion``, ``epoch``, ``lr``, ``s
 ``{name}_loss`` / ``{name}_acc``), ``torch_generator`` (checkpointed; the supernet's Gumbel noise uses it).
 Helpers: ``logits(x, mode, archs=None)``, ``weight_step(fn, x, y)`` (zero grads, CE, backward, clip weights to
 ``config.grad_clip`` unless None, SGD step; meter 'train'), ``arch_step(fn, x, y)`` (Adam step of alpha; meter
-'arch'), ``search_batches()``, ``epoch_batches(loader)``, ``steps_per_epoch(loader=None)``, ``evaluate(fn, batches,
+'arch'); ``fn`` is a forward or the name of a mode without an architecture ('mixture', 'joint', 'gdas'), which
+lets a mixture/joint pass be a CUDA graph; both backward only into the gradients their update reads
+(`backward_to`). ``search_batches()``, ``epoch_batches(loader)``, ``steps_per_epoch(loader=None)``, ``evaluate(fn, batches,
 max_batches)`` -> (loss, top-1 %) in eval mode, ``score_candidates(archs, batches=None)`` -> top-1 % of each path,
 each on the next batch of ``data.valid.cycle(epoch)`` (the original SETN / RANDOM-NAS selection), ``alpha()``,
 ``weights()``, ``add_module``, ``report_progress(done_epochs)``. `argmax_arch(alpha)` derives DARTS' cell.
+
+Runner options read (``ctx.options``): ``device``, the data's (`load_search_data`: ``data``, ``data_dir``,
+``splits_dir``, ``subset``, ``workers``, ``data_path``) and the execution's (`Execution`: ``precision``,
+``channels_last``, ``cuda_graphs``), all recorded in ``SearchResult.info``.
 
 The loop (`OneShotSearcher.search`): seed everything (python/numpy/torch, cuDNN deterministic), pick the device
 (CUDA when present; ``ctx.options['device']`` overrides), build data, supernet and optimizers, resume from
@@ -253,7 +259,12 @@ class OneShotRun:
         self.network.train()
         self.w_optimizer.zero_grad(set_to_none=False)
         weights = self.weights()
-        loss, logits = self._pass("weight", logits_fn, x, y, weights)
+        alpha = self.network.alpha
+        alpha.requires_grad_(False)  # the forward then records nothing for alpha's gradient either
+        try:
+            loss, logits = self._pass("weight", logits_fn, x, y, weights)
+        finally:
+            alpha.requires_grad_(True)
         if self.config.grad_clip is not None:
             nn.utils.clip_grad_norm_(weights, self.config.grad_clip)
         self.w_optimizer.step()

@@ -69,6 +69,8 @@ def test_device_check_smoke_end_to_end_and_resume(tmp_path: Path) -> None:
     assert all(r["step_s"] > 0 and r["xautodl_step_s"] > 0 and r["ratio"] > 0 and r["projected_search_h"] > 0
                for r in rows)
     assert {tuple(v["options"].items()) for v in figures["throughput"]["variants"]} >= {(("channels_last", 0),)}
+    shared = figures["throughput"]["shared"]  # two searches sharing the device, in two processes
+    assert shared[0]["searches"] == 2 and len(shared[0]["steps"]) == 2 and shared[0]["steps_per_s_total"] > 0
     # the benchmark generator's job on the device data path, alone and two at once, and the projection
     gen = figures["bench_gen"]
     assert gen["runs"][0]["jobs"] == 1 and gen["runs"][0]["train_images_per_s"] > 0

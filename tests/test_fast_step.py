@@ -192,3 +192,30 @@ def test_identity_of_fp32_runs_is_unchanged(default_bench):
     assert set(run.identity()) == {"algorithm", "config", "seed", "dataset"}
     run2 = cls(cfg).build_run(dataclasses.replace(ctx, options={"precision": "tf32"}), data, torch.device("cpu"))
     assert run2.identity()["precision"] == "tf32"
+
+
+def test_gdas_unit_node_is_the_plain_graph_bit_for_bit():
+    """A straight-through draw's weights are exactly one-hot: the fused node gives the values, gradients and the set
+    of parameters holding a gradient (through ``none`` edges too) of the separate multiply-and-add ops."""
+    from supernet.network import Supernet, SupernetConfig
+    from supernet.sampling import gumbel_hard
+
+    torch.manual_seed(0)
+    net = Supernet(SupernetConfig(num_classes=10, C=6, N=2))
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    seen_none = 0
+    for trial in range(12):
+        runs = []
+        for unit in (False, True):
+            m = copy.deepcopy(net)
+            sample = gumbel_hard(m.alpha, 0.1, torch.Generator().manual_seed(trial))
+            assert sample.unit  # 1 - p + p and 0 - p + p round to 1 and 0
+            hw, idx = sample.hardwts, sample.index
+            others = (hw * torch.ones_like(hw).scatter_(-1, torch.tensor(idx)[:, None], 0.0)).sum(-1)
+            out = m._run(x, lambda _k, cell, f, hw=hw, idx=idx, o=others, u=unit: cell.forward_gdas(f, hw, idx, o, u))
+            nn.functional.cross_entropy(out, y).backward()
+            runs.append((out.detach(), {n: p.grad for n, p in m.named_parameters() if p.grad is not None}))
+        (o1, g1), (o2, g2) = runs
+        assert torch.equal(o1, o2) and g1.keys() == g2.keys() and all(torch.equal(g1[n], g2[n]) for n in g1)
+        seen_none += 0 in idx
+    assert seen_none  # the draws included none edges
