@@ -59,9 +59,9 @@ def set_precision(precision: str) -> torch.dtype | None:
     mode = "tf32" if precision == "tf32" else "ieee"
     cudnn = torch.backends.cudnn
     if hasattr(getattr(cudnn, "conv", None), "fp32_precision"):  # torch >= 2.9: the per-operator switches
-        cudnn.conv.fp32_precision = mode
-        cudnn.rnn.fp32_precision = mode
-        torch.backends.cuda.matmul.fp32_precision = mode
+        for switch in (cudnn.conv, getattr(cudnn, "rnn", None), torch.backends.cuda.matmul):
+            if hasattr(switch, "fp32_precision"):
+                switch.fp32_precision = mode
     else:  # older torch: the legacy flags (never mix the two APIs: torch refuses to read mixed flags)
         cudnn.allow_tf32 = precision == "tf32"
         torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"

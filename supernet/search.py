@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, ClassVar
@@ -259,12 +260,8 @@ class OneShotRun:
         self.network.train()
         self.w_optimizer.zero_grad(set_to_none=False)
         weights = self.weights()
-        alpha = self.network.alpha
-        alpha.requires_grad_(False)  # the forward then records nothing for alpha's gradient either
-        try:
+        with frozen([self.network.alpha]):  # the forward then records nothing for alpha's gradient either
             loss, logits = self._pass("weight", logits_fn, x, y, weights)
-        finally:
-            alpha.requires_grad_(True)
         if self.config.grad_clip is not None:
             nn.utils.clip_grad_norm_(weights, self.config.grad_clip)
         self.w_optimizer.step()
@@ -524,6 +521,20 @@ class OneShotSearcher(Searcher):
         return run
 
 
+@contextmanager
+def frozen(params: Sequence[torch.Tensor]) -> Iterator[None]:
+    """``params`` do not require grad inside the block: a forward there records nothing for their gradients (the
+    same values; for a pass whose update does not read those gradients)."""
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags, strict=True):
+            p.requires_grad_(flag)
+
+
 def backward_to(loss: torch.Tensor, inputs: Sequence[torch.Tensor]) -> None:
     """``loss.backward()`` accumulating into the ``.grad`` of ``inputs`` only: autograd then skips the work no
     requested gradient needs (a conv's weight gradient on the alpha step, the mixture weights' on the weight step).
@@ -605,5 +616,5 @@ def meter_columns(meters: dict[str, Meter]) -> dict[str, float | None]:
     return out
 
 
-__all__ = ["DATA_PATHS", "GRAPH_MODES", "TIMING_COLUMNS", "Execution", "Meter", "OneShotRun", "OneShotSearcher", "argmax_arch", "backward_to", "benchmark_figures",
-           "comparable_rows", "meter_columns"]
+__all__ = ["DATA_PATHS", "GRAPH_MODES", "TIMING_COLUMNS", "Execution", "Meter", "OneShotRun", "OneShotSearcher",
+           "argmax_arch", "backward_to", "benchmark_figures", "comparable_rows", "frozen", "meter_columns"]
