@@ -10,7 +10,8 @@ the command is killed at its time limit:
 2. ``agreement``: one step of each of the six searchers at a small size (C=8, N=1, batch 16, float32 with TF32 off)
    on the CPU and on the device, from the same initial weights, batches, sampled cells and Gumbel noise; compared by
    relative error (the norm of the difference over the norm of the CPU figure): the step's losses within 1e-4, the
-   weight updates, BN running-statistic changes and alpha's gradient within 1e-3. Float32 on two devices sums in
+   weight updates, BN running-statistic changes and alpha's gradient within 1e-3 (DARTS-V2's alpha gradient, a
+   finite difference that amplifies rounding some 10-100x, within 1e-2). Float32 on two devices sums in
    different orders (cuDNN vs oneDNN): about 1e-6 per op, 1e-5 after a forward and backward of ~50 layers; a wrong
    kernel or a lost term gives errors of order 1. ENAS: its shared step on the cell the CPU's controller samples,
    and the controller's log-probability and entropy of that cell. Then DARTS-V1 with CUDA graphs against eager on
@@ -96,6 +97,9 @@ STATE_PIECE = 15 * 2**20
 #: Relative-error tolerances of the agreement phase (see the module docstring).
 TOL_LOSS = 1e-4
 TOL_GRAD = 1e-3
+#: DARTS-V2's alpha gradient holds a finite difference (g(w + Rv) - g(w - Rv)) / 2R, which amplifies the two
+#: devices' rounding by |g| / |g(w + Rv) - g(w - Rv)|, some 10-100x at R = 0.01 / |v|.
+TOL_FINITE_DIFFERENCE = 1e-2
 #: Share of the budget each phase may use at most (the search takes what is left).
 PHASE_SHARE = {"agreement": 0.08, "throughput": 0.30, "bench_gen": 0.14}
 #: Seconds kept free at the end for the last writes.
@@ -256,8 +260,9 @@ def one_step(name: str, device: torch.device, seed: int, bench: Any, options: di
     return out
 
 
-def compare_steps(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Relative errors of run ``a`` against the reference ``b`` and whether each is within its tolerance."""
+def compare_steps(a: dict[str, Any], b: dict[str, Any], finite_difference: bool = False) -> dict[str, Any]:
+    """Relative errors of run ``a`` against the reference ``b`` and whether each is within its tolerance
+    (``finite_difference``: alpha's gradient holds DARTS-V2's finite difference)."""
     errs: dict[str, float] = {}
     for k, lb in b["losses"].items():
         la = a["losses"].get(k)
@@ -276,22 +281,26 @@ def compare_steps(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     for k in ("controller_log_prob", "controller_entropy"):
         if k in b:
             errs[k] = _rel(a[k], b[k])
-    ok = all(v <= (TOL_LOSS if k.startswith("loss") else TOL_GRAD) for k, v in errs.items())
-    return {"ok": ok, "errors": errs}
+    tolerances = {k: TOL_LOSS if k.startswith("loss") else
+                  TOL_FINITE_DIFFERENCE if finite_difference and k == "alpha_grad" else TOL_GRAD for k in errs}
+    ok = all(errs[k] <= tolerances[k] for k in errs)
+    return {"ok": ok, "errors": errs, "tolerances": tolerances}
 
 
 def agreement(report: Report, device: torch.device, seed: int, bench: Any, budget: Budget, cap_s: float
               ) -> dict[str, Any]:
     cpu = torch.device("cpu")
     t0 = time.monotonic()
-    out: dict[str, Any] = {"tolerances": {"loss": TOL_LOSS, "updates_and_gradients": TOL_GRAD},
+    out: dict[str, Any] = {"tolerances": {"loss": TOL_LOSS, "updates_and_gradients": TOL_GRAD,
+                                          "darts_v2_alpha_grad": TOL_FINITE_DIFFERENCE},
                            "size": "C=8, N=1, batch 16, 32x32, 10 classes, fp32 (TF32 off)", "searchers": {}}
     for name in SEARCHERS:
         if time.monotonic() - t0 > cap_s or budget.left() < RESERVE_S:
             out["searchers"][name] = {"skipped": "budget"}
             continue
         try:
-            res = compare_steps(one_step(name, device, seed, bench), one_step(name, cpu, seed, bench))
+            res = compare_steps(one_step(name, device, seed, bench), one_step(name, cpu, seed, bench),
+                                finite_difference=name == "darts-v2")
         except Exception as exc:  # noqa: BLE001 - a failure is a finding: record it, go on with the others
             res = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
         out["searchers"][name] = res
@@ -825,7 +834,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         report.set("seconds", budget.used())
         try:
-            report.write("summary.md", summary(report.figures))
+            text = summary(report.figures)
+            report.write("summary.md", text)
+            print(text, flush=True)  # the end of the output is what comes back first
         except Exception as exc:  # noqa: BLE001 - the figures are in device_check.json whatever the summary does
             report.log(f"summary.md not written: {type(exc).__name__}: {exc}")
         report.log(f"done in {budget.used():.0f} s; files in {args.out}: "

@@ -15,7 +15,9 @@ Forward modes (all produce the same tensor shape):
 - `forward_path`: one architecture, each edge runs only its op (SETN weight step, RANDOM-NAS, ENAS, evaluation).
 
 ``none`` is never executed in the mixture and path modes: its output is exactly zero and so is its gradient, so
-leaving it out changes neither values nor gradients (a node whose edges are all ``none`` is a zero tensor).
+leaving it out changes neither values nor gradients (a node whose edges are all ``none`` is a zero tensor). The
+ReLU of the conv ops reading one node is computed once per forward (`_SharedReLU`: each op keeps its own backward
+node, so every gradient is the one separate ReLUs give, bit for bit).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import torch
 from torch import nn
 
 from search_space import EDGES, NUM_EDGES, NUM_NODES, NUM_OPS, OPS, Arch
-from supernet.ops import make_op, op_id
+from supernet.ops import ReLUConvBN, make_op, op_id
 
 NONE = OPS.index("none")
 #: For each node 1..3, the (edge index, source node) pairs of its incoming edges.
@@ -72,13 +74,14 @@ class Cell(nn.Module):
     def forward_mixture(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """Weighted sum of every candidate op on every edge; ``weights`` is (6, 5), rows summing to 1 in DARTS."""
         nodes = [x]
+        relus: dict[int, torch.Tensor] = {}
         for incoming in INCOMING:
             terms = []
             for e, src in incoming:
                 w = weights[e]
                 for o, op in zip(self.candidates[e], self.edges[e].values(), strict=True):
                     if o != NONE:
-                        terms.append(op(nodes[src]) * w[o])
+                        terms.append(_run_op(op, nodes[src], relus) * w[o])
             nodes.append(_node_sum(terms, x))
         return nodes[-1]
 
@@ -91,13 +94,14 @@ class Cell(nn.Module):
         draw gives, `supernet.sampling.GumbelSample.unit`). Each node is then one `_UnitGdasNode`: the same values
         and gradients without the multiplications by 1, the additions of 0 and ``none``'s multiplication by 0."""
         nodes = [x]
+        relus: dict[int, torch.Tensor] = {}
         for incoming in INCOMING:
             if unit:
                 terms, zero_inputs, weights, rest, has_term = [], [], [], [], []
                 for e, src in incoming:
                     o = index[e]
                     if o != NONE:
-                        terms.append(self._op(e, o)(nodes[src]))
+                        terms.append(_run_op(self._op(e, o), nodes[src], relus))
                     else:
                         zero_inputs.append(nodes[src])
                     has_term.append(o != NONE)
@@ -109,7 +113,7 @@ class Cell(nn.Module):
             terms = []
             for e, src in incoming:
                 o = index[e]
-                out = self._op(e, o)(nodes[src]) * hardwts[e, o]
+                out = _run_op(self._op(e, o), nodes[src], relus) * hardwts[e, o]
                 terms.append(out if others is None else out + others[e])
             nodes.append(_node_sum(terms, x))
         return nodes[-1]
@@ -118,8 +122,9 @@ class Cell(nn.Module):
         """Run one architecture: each edge executes only its op."""
         ops = arch.ops
         nodes = [x]
+        relus: dict[int, torch.Tensor] = {}
         for incoming in INCOMING:
-            terms = [self._op(e, ops[e])(nodes[src]) for e, src in incoming if ops[e] != NONE]
+            terms = [_run_op(self._op(e, ops[e]), nodes[src], relus) for e, src in incoming if ops[e] != NONE]
             nodes.append(_node_sum(terms, x))
         return nodes[-1]
 
@@ -130,6 +135,41 @@ class Cell(nn.Module):
                 raise ValueError("this cell holds several candidate ops per edge: pass an Arch or use a forward mode")
             arch = self.arch
         return self.forward_path(x, arch)
+
+
+def _run_op(op: nn.Module, x: torch.Tensor, relus: dict[int, torch.Tensor]) -> torch.Tensor:
+    """``op(x)``, a ReLU -> Conv -> BN taking its ReLU from ``relus`` (computed once per input, `_SharedReLU`);
+    called as a module (its own ReLU) when a hook watches it or its ReLU, so that the hook sees the call."""
+    if not isinstance(op, ReLUConvBN) or _hooked(op) or _hooked(op[0]):
+        return op(x)
+    r = relus.get(id(x))
+    if r is None:
+        with torch.no_grad():
+            r = relus[id(x)] = torch.relu(x)
+    return op[2](op[1](_SharedReLU.apply(x, r)))
+
+
+def _hooked(module: nn.Module) -> bool:
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or module._backward_pre_hooks or nn.modules.module._global_forward_hooks
+                or nn.modules.module._global_forward_pre_hooks)
+
+
+class _SharedReLU(torch.autograd.Function):
+    """``relu(x)`` for one consumer, its value ``r`` computed once for all the consumers of ``x`` (the input of
+    several conv ops of a cell): the forward returns a view of ``r``, the backward is ReLU's own (``g`` where ``r``
+    is positive, `threshold_backward`), one node per consumer where the separate ReLUs were, so the gradients of
+    ``x`` are accumulated in the same order."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:  # noqa: ANN001 - autograd's ctx
+        ctx.save_for_backward(r)
+        return r.view_as(r)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN001 - autograd's ctx
+        (r,) = ctx.saved_tensors
+        return torch.ops.aten.threshold_backward(grad, r, 0), None
 
 
 class _UnitGdasNode(torch.autograd.Function):

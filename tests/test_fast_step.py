@@ -219,3 +219,29 @@ def test_gdas_unit_node_is_the_plain_graph_bit_for_bit():
         assert torch.equal(o1, o2) and g1.keys() == g2.keys() and all(torch.equal(g1[n], g2[n]) for n in g1)
         seen_none += 0 in idx
     assert seen_none  # the draws included none edges
+
+
+@pytest.mark.parametrize("mode", ["mixture", "gdas", "path"])
+def test_shared_relu_is_separate_relus_bit_for_bit(mode):
+    """The conv ops reading one node share one ReLU forward; the gradients are those of separate ReLUs (a hook on a
+    ReLU makes its op run as a module, with its own ReLU: the reference)."""
+    from supernet.network import Supernet, SupernetConfig
+    from supernet.ops import ReLUConvBN
+
+    torch.manual_seed(1)
+    net = Supernet(SupernetConfig(num_classes=10, C=6, N=2))
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    runs = []
+    for hooked in (False, True):
+        m = copy.deepcopy(net)
+        m.generator = torch.Generator().manual_seed(4)
+        m.set_mode(mode, Arch.from_index(11472) if mode == "path" else None)
+        if hooked:
+            for op in m.modules():
+                if isinstance(op, ReLUConvBN):
+                    op[0].register_forward_hook(lambda *_: None)
+        out = m(x)
+        nn.functional.cross_entropy(out, y).backward()
+        runs.append((out.detach(), {n: p.grad for n, p in m.named_parameters() if p.grad is not None}))
+    (o1, g1), (o2, g2) = runs
+    assert torch.equal(o1, o2) and g1.keys() == g2.keys() and all(torch.equal(g1[n], g2[n]) for n in g1)
