@@ -149,7 +149,7 @@ device-check: $(STAMP)  ## GPU check: agreement, step throughput vs xautodl, ben
 WHEEL_PLATFORMS = --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
 device-check-prepare: $(STAMP)  ## fill .whl/ and .gpu/ for the GPU machine (needs ../shared and PyPI)
 	mkdir -p .whl .gpu
-	cp ../shared/data/cifar10-jpeg/cifar10-jpeg-packed.npz .gpu/
+	install -m 644 ../shared/data/cifar10-jpeg/cifar10-jpeg-packed.npz .gpu/
 	$(PY) -m bench convert ../shared/data/nb201/nb201_tss.csv.gz .gpu/nb201.nbt.npz
 	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 		$(WHEEL_PLATFORMS) -d .whl -r requirements-nodeps.txt
