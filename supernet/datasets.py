@@ -299,9 +299,7 @@ def read_packed_jpeg(source: str | Path, part: Part, classes: tuple[str, ...] = 
                      per_class: int | None = None) -> ImageSet:
     """`read_image_folder` of the zip the pack was made from, from the pack: file k is ``header +
     scans[offsets[k]:offsets[k + 1]]``; images in (label, file number) order, ``per_class`` the first of each."""
-    source = Path(source).expanduser()
-    stat = source.stat()
-    return _read_packed_jpeg(str(source.resolve()), stat.st_mtime_ns, stat.st_size, part, classes, per_class)
+    return _read_packed_jpeg(*_file_key(source), part, classes, per_class)
 
 
 @functools.lru_cache(maxsize=4)
@@ -347,9 +345,14 @@ def read_image_folder(source: str | Path, part: Part, classes: tuple[str, ...] =
                       per_class: int | None = None) -> ImageSet:
     """Images ``part/<class>/<file>`` from a zip or a folder, labelled by ``classes``' order, in (label, file name)
     order; ``per_class`` reads only the first that many files of each class (quick looks, tests)."""
-    source = Path(source).expanduser()
-    stat = source.stat()
-    return _read_image_folder(str(source.resolve()), stat.st_mtime_ns, stat.st_size, part, classes, per_class)
+    return _read_image_folder(*_file_key(source), part, classes, per_class)
+
+
+def _file_key(source: str | Path) -> tuple[str, int, int]:
+    """(resolved path, mtime, size): the per-process caches read a file again when it changes."""
+    path = Path(source).expanduser()
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
 
 
 @functools.lru_cache(maxsize=4)

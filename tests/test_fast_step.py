@@ -28,15 +28,21 @@ SEARCHERS = ("darts-v1", "darts-v2", "gdas", "setn", "enas", "random-nas")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+def _plain_pass(run, logits_fn, x, y):
+    """Forward and the full ``loss.backward()`` (every gradient, alpha's too), as the step did."""
+    if isinstance(logits_fn, str):
+        logits_fn = (lambda m: lambda t: run.logits(t, m))(logits_fn)
+    logits = logits_fn(x)
+    loss = run.criterion(logits, y)
+    loss.backward()
+    return loss, logits
+
+
 def _plain_weight_step(self, logits_fn, x, y, meter="train"):
-    """The step as it was: full backward (alpha's gradient too), then clip, then SGD."""
+    """The step as it was: full backward, then clip, then SGD."""
     self.network.train()
     self.w_optimizer.zero_grad(set_to_none=False)
-    if isinstance(logits_fn, str):
-        logits_fn = (lambda m: lambda t: self.logits(t, m))(logits_fn)
-    logits = logits_fn(x)
-    loss = self.criterion(logits, y)
-    loss.backward()
+    loss, logits = _plain_pass(self, logits_fn, x, y)
     if self.config.grad_clip is not None:
         nn.utils.clip_grad_norm_(self.weights(), self.config.grad_clip)
     self.w_optimizer.step()
@@ -47,11 +53,7 @@ def _plain_weight_step(self, logits_fn, x, y, meter="train"):
 def _plain_arch_step(self, logits_fn, x, y, meter="arch"):
     self.network.train()
     self.a_optimizer.zero_grad(set_to_none=False)
-    if isinstance(logits_fn, str):
-        logits_fn = (lambda m: lambda t: self.logits(t, m))(logits_fn)
-    logits = logits_fn(x)
-    loss = self.criterion(logits, y)
-    loss.backward()
+    loss, logits = _plain_pass(self, logits_fn, x, y)
     self.a_optimizer.step()
     self.meter(meter).update(loss, logits, y)
     return loss.detach()
