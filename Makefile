@@ -45,6 +45,8 @@ GEN_DATA ?=
 SUBSET ?=
 EVAL_SUBSET ?=
 KEEP_WEIGHTS ?= 0
+CHECK_OUT ?= $(RESULTS)/device-check
+CHECK_BUDGET ?= 540
 
 RUN_OPTS = --protocol "$(PROTOCOL)" --results "$(RESULTS)" \
 	$(if $(BENCH),--bench "$(BENCH)") \
@@ -70,7 +72,8 @@ CHECK_FLAGS = @for v in "GPU=$(GPU)" "SMOKE=$(SMOKE)" "REDO=$(REDO)" "WAIT=$(WAI
 	*) echo "error: invalid $${v%%=*}='$${v\#*=}'; valid: 0, 1" >&2; exit 2;; esac; done
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint $(QUERY_ALGOS) $(WS_ALGOS) batch sweep table plot all train-arch bench-gen
+.PHONY: help venv test lint $(QUERY_ALGOS) $(WS_ALGOS) batch sweep table plot all train-arch bench-gen device-check \
+	device-check-prepare device-check-dry-run
 
 help:  ## list the targets and variables
 	@grep -hE '^[a-zA-Z0-9_ -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -97,6 +100,7 @@ help:  ## list the targets and variables
 	@echo "    GEN_SETTINGS='$(GEN_SETTINGS)' GEN_DATA='cifar10=cifar10-jpeg' SUBSET= EVAL_SUBSET= KEEP_WEIGHTS=0|1"
 	@echo "    (KEEP_WEIGHTS=1: each trial's final weights, for the user API's reload + get_net_param)"
 	@echo "    SET='epochs=1' (schedule fields)  DATA= SPLITS= DEVICE= WORKERS= (default: one per core) GPU=1 SCHEDULER="
+	@echo "  device-check: CHECK_OUT=$(CHECK_OUT) CHECK_BUDGET=$(CHECK_BUDGET) (seconds) DEVICE= (default cuda)"
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	@command -v $(PY_SYS) >/dev/null || { echo "error: $(PY_SYS) not found; set PY_SYS=/path/to/python3.11"; exit 2; }
@@ -165,5 +169,31 @@ plot: $(STAMP)  ## results/PROTOCOL/plots/*.{png,pdf}: curves, finals, epochs, r
 
 all: batch  ## every algorithm, dataset and the paper's seeds, then table and plots
 
+# --- the prepared GPU check (runners/device_check.py; its docstring has the GPU machine's command) --------------
+device-check: $(STAMP)  ## GPU check: agreement, step throughput vs xautodl, bench-gen, a DARTS-V1 search -> CHECK_OUT
+	$(PY) -m runners.device_check "$(CHECK_OUT)" --device "$(or $(DEVICE),cuda)" --budget-s "$(CHECK_BUDGET)"
+
+# What the GPU machine lacks travels in two ignored folders: .whl/ (the xautodl wheel for its Python 3.12) and .gpu/
+# (the packed JPEG set, and the published NB201 figures as a table file, which loads with numpy alone).
+WHEEL_PLATFORMS = --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
+device-check-prepare: $(STAMP)  ## fill .whl/ and .gpu/ for the GPU machine (needs ../shared and PyPI)
+	mkdir -p .whl .gpu
+	install -m 644 ../shared/data/cifar10-jpeg/cifar10-jpeg-packed.npz .gpu/
+	$(PY) -m bench convert ../shared/data/nb201/nb201_tss.csv.gz .gpu/nb201.nbt.npz
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		$(WHEEL_PLATFORMS) -d .whl -r requirements-nodeps.txt
+
+# The GPU command, run here on the CPU: a stock interpreter (.stock/: only torch, torchvision, numpy, pillow, as
+# on the GPU machine), the wheels installed the same way, a tiny budget.
+STOCK_PY := .stock/bin/python
+$(STOCK_PY):
+	$(PY_SYS) -m venv .stock
+	$(STOCK_PY) -m pip install -q torch torchvision numpy pillow
+device-check-dry-run: $(STOCK_PY) device-check-prepare  ## the GPU command on this CPU, stock Python, 60 s budget
+	rm -rf /tmp/site "$(CHECK_OUT)-dry-run" && mkdir -p "$(CHECK_OUT)-dry-run" && OUT="$(CHECK_OUT)-dry-run" \
+	PATH="$(CURDIR)/.stock/bin:$$PATH" bash -c 'python3 -m pip install -q --no-index --no-deps --no-compile \
+	--no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; \
+	PYTHONUNBUFFERED=1 python3 -m runners.device_check "$$OUT" --device cpu --budget-s 60 --search-epochs 1'
+
 .DEFAULT:
-	@echo "error: unknown target '$@'; valid: $(QUERY_ALGOS) $(WS_ALGOS) batch sweep table plot all train-arch bench-gen venv test lint help" >&2; exit 2
+	@echo "error: unknown target '$@'; valid: $(QUERY_ALGOS) $(WS_ALGOS) batch sweep table plot all train-arch bench-gen device-check device-check-prepare device-check-dry-run venv test lint help" >&2; exit 2

@@ -88,7 +88,8 @@ class RunnerOption:
     #: ``parse(key, text)``: the value, or a ValueError naming the option, the bad value and what is valid.
     parse: Callable[[str, str], Any]
     #: What of the value goes into a run's fingerprint (`runners.identity`), or None when the value cannot change
-    #: a result (where the data lives, which device runs it, how many loader processes read it).
+    #: a result (where the data lives, which device runs it, how many loader processes read it); a function may
+    #: also return None for the values that change nothing (an option's default).
     identity: Callable[[Any], Any] | None = None
 
 
@@ -126,6 +127,28 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _choice(*valid: str) -> Callable[[str, str], str]:
+    def parse(key: str, raw: str) -> str:
+        if str(raw) not in valid:
+            raise ValueError(f"invalid runner option {key}={raw!r}; valid: {', '.join(valid)}")
+        return str(raw)
+    return parse
+
+
+def _flag(key: str, raw: str) -> int:
+    if str(raw).strip().lower() in ("1", "true", "yes", "on"):
+        return 1
+    if str(raw).strip().lower() in ("0", "false", "no", "off"):
+        return 0
+    raise ValueError(f"invalid runner option {key}={raw!r}; valid: 0, 1")
+
+
+def _unless(default: Any) -> Callable[[Any], Any]:
+    """Identity of an option that changes results only away from its default (the default leaves no trace, so
+    naming it explicitly keeps a run's fingerprint)."""
+    return lambda value: None if value == default else value
+
+
 #: Every runner option a searcher reads, in one place: the runner refuses any other key before a run starts, and
 #: a new option (e.g. a device data path, a precision) is added here. The weight-sharing searchers read them in
 #: `supernet.search` (device) and `supernet.search.load_search_data` (the rest).
@@ -139,6 +162,14 @@ RUNNER_OPTIONS: dict[str, RunnerOption] = {o.name: o for o in (
                  identity=lambda _: "official split files"),
     RunnerOption("subset", "images kept on each side of the split (CPU-sized runs)", _count(1), identity=_same),
     RunnerOption("workers", "data-loader worker processes (default 0: in the searching process)", _count(0)),
+    RunnerOption("data_path", "where batches are made: auto (on the device when it is a GPU), host, device; the "
+                 "same batches either way", _choice("auto", "host", "device")),
+    RunnerOption("precision", "fp32 (default: the original's numerics, TF32 off), tf32, bf16 (autocast)",
+                 _choice("fp32", "tf32", "bf16"), identity=_unless("fp32")),
+    RunnerOption("channels_last", "1 (default) or 0: memory format of the activations (changes the rounding only)",
+                 _flag, identity=_unless(1)),
+    RunnerOption("cuda_graphs", "0 (default) or 1: capture the mixture/joint passes as CUDA graphs (CUDA only)",
+                 _flag),
 )}
 
 

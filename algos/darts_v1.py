@@ -38,8 +38,8 @@ class DartsV1(OneShotSearcher):
     }
 
     def step(self, run: OneShotRun, base: Batch, arch: Batch) -> None:
-        run.weight_step(lambda x: run.logits(x, "mixture"), *base)
-        run.arch_step(lambda x: run.logits(x, "mixture"), *arch)
+        run.weight_step("mixture", *base)
+        run.arch_step("mixture", *arch)
 
     def valid_logits(self, run: OneShotRun, x: torch.Tensor, arch: Arch) -> torch.Tensor:
         # the scripts' valid_func evaluates the supernet itself (the mixture), not the derived cell

@@ -35,7 +35,7 @@ from torch.func import functional_call
 
 from search_space import Arch
 from supernet.protocol import OneShotConfig, protocol_settings
-from supernet.search import Batch, OneShotRun, OneShotSearcher
+from supernet.search import Batch, OneShotRun, OneShotSearcher, frozen
 
 #: loss(overrides) -> (scalar loss, logits): a model's loss on a fixed batch with some parameters/buffers replaced.
 LossAt = Callable[[Mapping[str, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
@@ -69,7 +69,8 @@ def unrolled_alpha_grad(model: nn.Module, weight_names: Sequence[str], alphas: S
     params = dict(model.named_parameters())
     theta = [params[n] for n in weight_names]
     # virtual step: w' = w - lr * (momentum * buffer + dL_train/dw + wd * w)
-    loss, _ = train_loss({})
+    with frozen(alphas):  # only the weights' gradient is read: record nothing for alpha's
+        loss, _ = train_loss({})
     grads = torch.autograd.grad(loss, theta, materialize_grads=True)  # an unused weight has zero gradient
     with torch.no_grad():
         virtual = {}

@@ -64,9 +64,8 @@ class Gdas(OneShotSearcher):
         return {"tau": tau}
 
     def step(self, run: OneShotRun, base: Batch, arch: Batch) -> None:
-        mode = self.config.forward
-        run.weight_step(lambda x: run.logits(x, mode), *base)
-        run.arch_step(lambda x: run.logits(x, mode), *arch)
+        run.weight_step(self.config.forward, *base)
+        run.arch_step(self.config.forward, *arch)
 
     def valid_logits(self, run: OneShotRun, x: torch.Tensor, arch: Arch) -> torch.Tensor:
         # NB201's GDAS script has no valid_func: what it logs as "evaluate" is its search loop's architecture-batch

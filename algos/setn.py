@@ -94,7 +94,7 @@ class Setn(OneShotSearcher):
     def step(self, run: OneShotRun, base: Batch, arch: Batch) -> None:
         path = Arch.sample(run.ctx.rng)
         run.weight_step(lambda x: run.logits(x, "path", path), *base)
-        run.arch_step(lambda x: run.logits(x, "joint"), *arch)
+        run.arch_step("joint", *arch)
 
     def select(self, run: OneShotRun, epoch: int) -> tuple[Arch, dict[str, Any]]:
         chosen = self.choose(run)

@@ -48,8 +48,9 @@ def fingerprint(*, algo: str, protocol: str, dataset: str, seed: int, bench: Ben
     opts = {}
     for key, value in sorted(options.items()):
         option = RUNNER_OPTIONS.get(key)
-        if option is not None and option.identity is not None:
-            opts[key] = option.identity(value)
+        ident = None if option is None or option.identity is None else option.identity(value)
+        if ident is not None:  # None: this value cannot change a result
+            opts[key] = ident
     return jsonable({"version": FINGERPRINT_VERSION, "algo": algo, "protocol": protocol, "dataset": dataset,
                      "seed": seed, "bench": {"source": bench.source, "checksum": bench.checksum},
                      "substitutes": sorted(substitutes), "config": settings, "options": opts})

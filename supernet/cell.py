@@ -19,6 +19,8 @@ leaving it out changes neither values nor gradients (a node whose edges are all 
 bookkeeping difference remains: an op whose node only ``none`` edges read gets no gradient here, where the original
 (which multiplies by 0) gives it a zero one; the optimizer then starts its weight decay and momentum at its first
 real gradient instead, which only matters in a run's first steps (tests/test_xautodl_reference.py).
+The ReLU of the conv ops reading one node is computed once per forward (`_SharedReLU`: each op keeps its own
+backward node, so every gradient is the one separate ReLUs give, bit for bit).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import torch
 from torch import nn
 
 from search_space import EDGES, NUM_EDGES, NUM_NODES, NUM_OPS, OPS, Arch
-from supernet.ops import make_op, op_id
+from supernet.ops import ReLUConvBN, make_op, op_id
 
 NONE = OPS.index("none")
 #: For each node 1..3, the (edge index, source node) pairs of its incoming edges.
@@ -77,26 +79,46 @@ class Cell(nn.Module):
     def forward_mixture(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """Weighted sum of every candidate op on every edge; ``weights`` is (6, 5), rows summing to 1 in DARTS."""
         nodes = [x]
+        relus: dict[int, torch.Tensor] = {}
         for incoming in INCOMING:
             terms = []
             for e, src in incoming:
                 w = weights[e]
                 for o, op in zip(self.candidates[e], self.edges[e].values(), strict=True):
                     if o != NONE:
-                        terms.append(op(nodes[src]) * w[o])
+                        terms.append(_run_op(op, nodes[src], relus) * w[o])
             nodes.append(_node_sum(terms, x))
         return nodes[-1]
 
     def forward_gdas(self, x: torch.Tensor, hardwts: torch.Tensor, index: Sequence[int],
-                     others: torch.Tensor | None) -> torch.Tensor:
+                     others: torch.Tensor | None, unit: bool = False) -> torch.Tensor:
         """Run only op ``index[e]`` per edge, times ``hardwts[e, index[e]]``, plus ``others[e]`` (the summed weights
-        of the ops not run; None for NATS' gdas_v1)."""
+        of the ops not run; None for NATS' gdas_v1).
+
+        ``unit``: every chosen weight is exactly 1.0 and every ``others[e]`` exactly 0 (what a straight-through
+        draw gives, `supernet.sampling.GumbelSample.unit`). Each node is then one `_UnitGdasNode`: the same values
+        and gradients without the multiplications by 1, the additions of 0 and ``none``'s multiplication by 0."""
         nodes = [x]
+        relus: dict[int, torch.Tensor] = {}
         for incoming in INCOMING:
+            if unit:
+                terms, zero_inputs, weights, rest, has_term = [], [], [], [], []
+                for e, src in incoming:
+                    o = index[e]
+                    if o != NONE:
+                        terms.append(_run_op(self._op(e, o), nodes[src], relus))
+                    else:
+                        zero_inputs.append(nodes[src])
+                    has_term.append(o != NONE)
+                    weights.append(hardwts[e, o])
+                    if others is not None:
+                        rest.append(others[e])
+                nodes.append(_UnitGdasNode.apply(tuple(has_term), *terms, *zero_inputs, *weights, *rest))
+                continue
             terms = []
             for e, src in incoming:
                 o = index[e]
-                out = self._op(e, o)(nodes[src]) * hardwts[e, o]
+                out = _run_op(self._op(e, o), nodes[src], relus) * hardwts[e, o]
                 terms.append(out if others is None else out + others[e])
             nodes.append(_node_sum(terms, x))
         return nodes[-1]
@@ -105,8 +127,9 @@ class Cell(nn.Module):
         """Run one architecture: each edge executes only its op."""
         ops = arch.ops
         nodes = [x]
+        relus: dict[int, torch.Tensor] = {}
         for incoming in INCOMING:
-            terms = [self._op(e, ops[e])(nodes[src]) for e, src in incoming if ops[e] != NONE]
+            terms = [_run_op(self._op(e, ops[e]), nodes[src], relus) for e, src in incoming if ops[e] != NONE]
             nodes.append(_node_sum(terms, x))
         return nodes[-1]
 
@@ -117,6 +140,90 @@ class Cell(nn.Module):
                 raise ValueError("this cell holds several candidate ops per edge: pass an Arch or use a forward mode")
             arch = self.arch
         return self.forward_path(x, arch)
+
+
+def _run_op(op: nn.Module, x: torch.Tensor, relus: dict[int, torch.Tensor]) -> torch.Tensor:
+    """``op(x)``, a ReLU -> Conv -> BN taking its ReLU from ``relus`` (computed once per input, `_SharedReLU`);
+    called as a module (its own ReLU) when a hook watches it or its ReLU, so that the hook sees the call."""
+    if not isinstance(op, ReLUConvBN) or _hooked(op) or _hooked(op[0]):
+        return op(x)
+    r = relus.get(id(x))
+    if r is None:
+        with torch.no_grad():
+            r = relus[id(x)] = torch.relu(x)
+    return op[2](op[1](_SharedReLU.apply(x, r)))
+
+
+def _hooked(module: nn.Module) -> bool:
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or module._backward_pre_hooks or nn.modules.module._global_forward_hooks
+                or nn.modules.module._global_forward_pre_hooks)
+
+
+class _SharedReLU(torch.autograd.Function):
+    """``relu(x)`` for one consumer, its value ``r`` computed once for all the consumers of ``x`` (the input of
+    several conv ops of a cell): the forward returns a view of ``r``, the backward is ReLU's own (``g`` where ``r``
+    is positive, `threshold_backward`), one node per consumer where the separate ReLUs were, so the gradients of
+    ``x`` are accumulated in the same order."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:  # noqa: ANN001 - autograd's ctx
+        ctx.save_for_backward(r)
+        return r.view_as(r)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN001 - autograd's ctx
+        (r,) = ctx.saved_tensors
+        return torch.ops.aten.threshold_backward(grad, r, 0), None
+
+
+class _UnitGdasNode(torch.autograd.Function):
+    """A GDAS node, the sum over its edges of ``op_e(x_e) * h_e + o_e``, when every ``h_e`` is exactly 1.0 and
+    every ``o_e`` exactly 0: the forward is the sum of the ops' outputs in edge order (``t * 1.0`` and ``t + 0.0``
+    are ``t``; ``none``'s ``x * 0`` is 0), the backward gives each op output the node's gradient (``g * 1.0``), the
+    input of each ``none`` edge zeros (what ``g * 0`` gives, so the layers below get the (zero) gradients the full
+    graph gives them), each ``h_e`` ``sum(g * t_e)`` (nothing for ``none``: 0) and each ``o_e`` ``sum(g)``, computed
+    as the separate ops compute them; the graph keeps their order, so they are accumulated in the same order.
+    Arguments: which edges ran an op, the op outputs, the inputs of the ``none`` edges, the ``h_e`` and (gdas, not
+    gdas_v1) the ``o_e``."""
+
+    @staticmethod
+    def forward(ctx, has_term: tuple[bool, ...], *inputs: torch.Tensor) -> torch.Tensor:  # noqa: ANN001 - ctx
+        m = len(has_term)
+        k = sum(has_term)
+        terms, zero_inputs = inputs[:k], inputs[k:m]
+        ctx.has_term, ctx.k, ctx.m, ctx.n_rest = has_term, k, m, len(inputs) - 2 * m
+        if any(ctx.needs_input_grad[1 + m:1 + 2 * m]):
+            ctx.save_for_backward(*terms)
+        if not terms:
+            return torch.zeros_like(zero_inputs[0])
+        if k == 1:
+            return terms[0].view_as(terms[0])
+        out = terms[0] + terms[1]
+        for t in terms[2:]:
+            out = out + t
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # noqa: ANN001 - autograd's ctx
+        k, m = ctx.k, ctx.m
+        needs = ctx.needs_input_grad[1:]
+        to_terms = [grad if need else None for need in needs[:k]]
+        zeros = torch.zeros_like(grad) if any(needs[k:m]) else None
+        to_zero_inputs = [zeros if need else None for need in needs[k:m]]
+        weights: list[torch.Tensor | None] = [None] * m
+        if any(needs[m:2 * m]):
+            terms, j = ctx.saved_tensors, 0
+            for i, ran in enumerate(ctx.has_term):
+                if ran:
+                    if needs[m + i]:
+                        weights[i] = (grad * terms[j]).sum()
+                    j += 1
+        rest: list[torch.Tensor | None] = [None] * ctx.n_rest
+        if any(needs[2 * m:]):
+            total = grad.sum()
+            rest = [total if need else None for need in needs[2 * m:]]
+        return (None, *to_terms, *to_zero_inputs, *weights, *rest)
 
 
 def _node_sum(terms: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:

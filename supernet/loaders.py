@@ -27,13 +27,17 @@ epoch ``k`` sees exactly the batches the uninterrupted run would have, without r
         valid = data.valid.cycle(epoch)           # SETN / RANDOM-NAS: one batch per candidate
         scores = [score(arch, *next(valid)) for arch in candidates]
     result.info.update(data.describe())           # which data, split source, smoke or not
+
+The device data path: ``data.to(device)`` holds the image sets on ``device`` as uint8 and makes every loader's
+batches there from the same plans (`supernet.device_data`): the same batches bit for bit, without the host pipeline.
 """
 
 from __future__ import annotations
 
+import copy
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from supernet.datasets import DATASETS, DatasetSpec, ImageSet, dataset_name, read_dataset
+from supernet.device_data import DeviceFetch
 from supernet.splits import SPLIT_SEED, Split, dataset_split, split_file
 from supernet.transforms import AUGMENT, Augment
 
@@ -116,7 +121,25 @@ class _EpochLoader:
         self.augment = augment
         self.num_workers = num_workers
         self.pin_memory = pin_memory and torch.cuda.is_available()
+        self._sets = sets
         self._fetch = _Fetch(sets, augment)
+        #: Set by `to`: batches are made on this device from the images held there (the device data path).
+        self._device: DeviceFetch | None = None
+
+    @property
+    def device(self) -> torch.device | None:
+        """Where the batches are made (None: on the host, by the NumPy pipeline)."""
+        return None if self._device is None else self._device.device
+
+    def to(self, device: torch.device | str) -> _EpochLoader:
+        """A copy of this loader whose batches are made on ``device`` (its image sets held there as uint8): the same
+        batches, bit for bit (`supernet.device_data`)."""
+        if self.num_workers:
+            raise ValueError(f"the device data path makes batches on the device, in this process; the {self.name} "
+                             f"loader has num_workers={self.num_workers} (use 0)")
+        moved = copy.copy(self)
+        moved._device = DeviceFetch(self._sets, self.augment, torch.device(device))
+        return moved
 
     def plan(self, epoch: int, rep: int = 0) -> list[Any]:
         raise NotImplementedError
@@ -142,6 +165,9 @@ class _EpochLoader:
                         f"an endless stream, so that a resumed run sees the same batches")
 
     def _run(self, plan: list[Any], epoch: int, rep: int = 0) -> Iterator[Any]:
+        if self._device is not None:
+            yield from self._device.run(plan)
+            return
         if self.num_workers == 0:
             for item in plan:
                 batch = self._fetch[item]
@@ -290,9 +316,22 @@ class SearchData:
         sub = f"; subset of {self.subset} a side" if self.subset is not None else ""
         return f"{self.spec.note}; {split}{sub}"
 
+    @property
+    def data_path(self) -> str:
+        """``host`` (the NumPy pipeline) or ``device:<device>`` (`to`); the batches are the same either way."""
+        device = self.search.device
+        return "host" if device is None else f"device:{device}"
+
+    def to(self, device: torch.device | str) -> SearchData:
+        """The same data with every loader's batches made on ``device`` (the device data path); each image set is
+        copied there once."""
+        return replace(self, search=self.search.to(device), valid=self.valid.to(device), train=self.train.to(device),
+                       controller=self.controller.to(device))
+
     def describe(self) -> dict[str, Any]:
         """Plain values for `SearchResult.info` and checkpoints: which data, which split, which sizes."""
         return {"data": self.dataset, "data_label": self.label, "data_exact": self.spec.exact,
+                "data_path": self.data_path,
                 "smoke": self.is_smoke, "bench_dataset": self.bench_dataset, **self.split.describe(),
                 "weight_split": self.weight_split, "arch_split": self.arch_split,
                 "num_weight": self.train.num_samples, "num_arch": self.valid.num_samples, "subset": self.subset,

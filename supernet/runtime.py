@@ -1,4 +1,4 @@
-"""Where and how reproducibly a search runs: seeding, device choice, and capturing/restoring every RNG.
+"""Where and how reproducibly a search runs: seeding, device choice, float precision, capturing/restoring every RNG.
 
 A resumed run must continue exactly as the uninterrupted one would have, so every random stream a search touches is
 captured at the end of each epoch and restored on resume: Python's `random`, NumPy's global RNG, the searcher's own
@@ -37,6 +37,35 @@ def pick_device(requested: str | None = None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {requested!r} was asked for but CUDA is not available here; use cpu or auto")
     return device
+
+
+#: The float math a run may use (the ``precision`` runner option), recorded with every result: ``fp32`` is IEEE
+#: float32 throughout, the original's numerics (its GPUs had no TF32); ``tf32`` lets cuDNN convolutions and matmuls
+#: round their inputs to TF32 on Ampere and later GPUs (torch's own default for cuDNN); ``bf16`` runs the network's
+#: forward under bfloat16 autocast (the loss, optimizers and weights stay float32).
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    return precision
+
+
+def set_precision(precision: str) -> torch.dtype | None:
+    """Set torch's process-wide TF32 switches for ``precision`` and return the autocast dtype it asks for (None: no
+    autocast). fp32 and bf16 switch TF32 off, tf32 on (cuDNN convolutions, cuDNN RNNs and CUDA matmuls alike)."""
+    check_precision(precision)
+    mode = "tf32" if precision == "tf32" else "ieee"
+    cudnn = torch.backends.cudnn
+    if hasattr(getattr(cudnn, "conv", None), "fp32_precision"):  # torch >= 2.9: the per-operator switches
+        for switch in (cudnn.conv, getattr(cudnn, "rnn", None), torch.backends.cuda.matmul):
+            if hasattr(switch, "fp32_precision"):
+                switch.fp32_precision = mode
+    else:  # older torch: the legacy flags (never mix the two APIs: torch refuses to read mixed flags)
+        cudnn.allow_tf32 = precision == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    return torch.bfloat16 if precision == "bf16" else None
 
 
 def describe_device(device: torch.device) -> str:
@@ -79,4 +108,5 @@ def restore_rng(state: Mapping[str, Any], rng: np.random.Generator | None = None
         gen.set_state(saved[key])
 
 
-__all__ = ["capture_rng", "describe_device", "pick_device", "restore_rng", "seed_everything"]
+__all__ = ["PRECISIONS", "capture_rng", "check_precision", "describe_device", "pick_device", "restore_rng",
+           "seed_everything", "set_precision"]

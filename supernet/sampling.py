@@ -25,6 +25,9 @@ class GumbelSample:
     hardwts: torch.Tensor
     index: tuple[int, ...]
     probs: torch.Tensor
+    #: Every chosen weight is exactly 1.0 and every other exactly 0 in value (``1 - p + p`` and ``0 - p + p`` round
+    #: so in practice): the forward may skip multiplying by them (`supernet.cell.Cell.forward_gdas`).
+    unit: bool = False
 
     @property
     def arch(self) -> Arch:
@@ -37,23 +40,38 @@ def gumbel_hard(alpha: torch.Tensor, tau: float, generator: torch.Generator | No
     """softmax((log_softmax(alpha) + g) / tau) with g ~ Gumbel(0, 1), made one-hot by straight-through.
 
     The forward value of ``hardwts`` is the one-hot of the argmax; its gradient is that of the soft probabilities.
+    The noise comes from ``generator`` (torch's global one when None), drawn on the generator's device.
     A draw with an infinite Gumbel noise or non-finite probabilities is re-drawn (as the original does); if
     ``max_tries`` draws all fail, alpha itself is not finite and a RuntimeError says so.
     """
     if not tau > 0:
         raise ValueError(f"the Gumbel-softmax temperature tau must be > 0, got {tau!r}")
     for _ in range(max_tries):
-        gumbels = torch.empty_like(alpha).exponential_(generator=generator).log().neg()
+        gumbels = _exponential(alpha, generator).log().neg()
         logits = (alpha.log_softmax(dim=-1) + gumbels) / tau
         probs = logits.softmax(dim=-1)
-        if torch.isinf(gumbels).any() or not torch.isfinite(probs).all():
-            continue
         index = probs.argmax(dim=-1, keepdim=True)
         one_hot = torch.zeros_like(probs).scatter_(-1, index, 1.0)
         hardwts = one_hot - probs.detach() + probs
-        return GumbelSample(hardwts, tuple(int(i) for i in index.view(-1).tolist()), probs)
+        # one read of the device per draw: the chosen ops (the forward needs them), whether the draw is usable and
+        # whether its weights are exactly one-hot in value
+        bad = torch.isinf(gumbels).any() | ~torch.isfinite(probs).all()
+        unit = (hardwts.detach() == one_hot).all()
+        *chosen, redraw, exact = torch.cat([index.view(-1), bad.view(1).long(), unit.view(1).long()]).tolist()
+        if redraw:
+            continue
+        return GumbelSample(hardwts, tuple(int(i) for i in chosen), probs, bool(exact))
     raise RuntimeError(f"{max_tries} Gumbel draws in a row gave non-finite probabilities; "
                        f"alpha is probably not finite: {alpha.detach().cpu().tolist()}")
+
+
+def _exponential(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Exp(1) noise shaped like ``like`` on its device, drawn from ``generator`` on the generator's own device (a CPU
+    generator makes a GPU run draw the same noise as a CPU run)."""
+    if generator is None or generator.device == like.device:
+        return torch.empty_like(like).exponential_(generator=generator)
+    draw = torch.empty(like.shape, dtype=like.dtype, device=generator.device).exponential_(generator=generator)
+    return draw.to(like.device)
 
 
 def urs_arch(rng: np.random.Generator) -> Arch:

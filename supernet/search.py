@@ -39,10 +39,16 @@ epoch with ``.epoch(e)`` / ``.cycle(e)``), ``criterion``, ``epoch``, ``lr``, ``s
 ``{name}_loss`` / ``{name}_acc``), ``torch_generator`` (checkpointed; the supernet's Gumbel noise uses it).
 Helpers: ``logits(x, mode, archs=None)``, ``weight_step(fn, x, y)`` (zero grads, CE, backward, clip weights to
 ``config.grad_clip`` unless None, SGD step; meter 'train'), ``arch_step(fn, x, y)`` (Adam step of alpha; meter
-'arch'), ``search_batches()``, ``epoch_batches(loader)``, ``steps_per_epoch(loader=None)``, ``evaluate(fn, batches,
+'arch'); ``fn`` is a forward or the name of a mode without an architecture ('mixture', 'joint', 'gdas'), which
+lets a mixture/joint pass be a CUDA graph; both backward only into the gradients their update reads
+(`backward_to`). ``search_batches()``, ``epoch_batches(loader)``, ``steps_per_epoch(loader=None)``, ``evaluate(fn, batches,
 max_batches)`` -> (loss, top-1 %) in eval mode, ``score_candidates(archs, batches=None)`` -> top-1 % of each path,
 each on the next batch of ``data.valid.cycle(epoch)`` (the original SETN / RANDOM-NAS selection), ``alpha()``,
 ``weights()``, ``add_module``, ``report_progress(done_epochs)``. `argmax_arch(alpha)` derives DARTS' cell.
+
+Runner options read (``ctx.options``): ``device``, the data's (`load_search_data`: ``data``, ``data_dir``,
+``splits_dir``, ``subset``, ``workers``, ``data_path``) and the execution's (`Execution`: ``precision``,
+``channels_last``, ``cuda_graphs``), all recorded in ``SearchResult.info``.
 
 The loop (`OneShotSearcher.search`): seed everything (python/numpy/torch, cuDNN deterministic), pick the device
 (CUDA when present; ``ctx.options['device']`` overrides), build data, supernet and optimizers, resume from
@@ -65,6 +71,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, ClassVar
@@ -76,38 +83,88 @@ from algos.base import SearchContext, Searcher, SearchResult, Trace
 from bench.oracle import SEARCH_DATASETS
 from search_space import Arch
 from supernet.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from supernet.graphs import PassGraphs
 from supernet.loaders import SearchData, search_loaders
 from supernet.network import Supernet, SupernetConfig
 from supernet.protocol import OneShotConfig
-from supernet.runtime import capture_rng, describe_device, pick_device, restore_rng, seed_everything
+from supernet.runtime import (
+    capture_rng,
+    check_precision,
+    describe_device,
+    pick_device,
+    restore_rng,
+    seed_everything,
+    set_precision,
+)
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 LogitsFn = Callable[[torch.Tensor], torch.Tensor]
 #: Trace columns that measure time; they are the only ones allowed to differ between runs of the same command.
 TIMING_COLUMNS = ("search_seconds", "epoch_seconds")
+#: Forward modes whose kernels do not depend on the data or a draw: their passes can be CUDA graphs.
+GRAPH_MODES = ("mixture", "joint")
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool) or value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+        return value.lower() in ("1", "true", "yes", "on")
+    raise ValueError(f"option {name}={value!r} is invalid; valid: 0, 1")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a search runs on its device: the runner options ``precision``, ``channels_last`` and ``cuda_graphs``
+    (``data_path`` is `load_search_data`'s). Recorded with every result. Only ``precision`` changes what is
+    computed (it is part of a checkpoint's identity when not fp32); the others change how fast, and at most the
+    rounding (channels-last convolutions sum in another order)."""
+
+    precision: str = "fp32"
+    channels_last: bool = True
+    #: Capture the mixture/joint passes as CUDA graphs (`supernet.graphs`); CUDA only.
+    cuda_graphs: bool = False
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any], device: torch.device) -> Execution:
+        out = cls(precision=check_precision(str(options.get("precision", "fp32"))),
+                  channels_last=_flag("channels_last", options.get("channels_last", 1)),
+                  cuda_graphs=_flag("cuda_graphs", options.get("cuda_graphs", 0)))
+        if out.cuda_graphs and device.type != "cuda":
+            raise ValueError(f"cuda_graphs=1 needs a CUDA device; this search runs on {device}")
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        return {"precision": self.precision, "channels_last": self.channels_last, "cuda_graphs": self.cuda_graphs}
 
 
 @dataclass
 class Meter:
-    """Running mean loss and top-1 accuracy (in %) over the samples seen."""
+    """Running mean loss and top-1 accuracy (in %) over the samples seen.
 
-    loss_sum: float = 0.0
-    correct: int = 0
+    The sums stay where the tensors are (float64 loss sum, int64 correct count) and are read once, at the end of the
+    epoch: an update never waits for the device, so a GPU step runs without a host synchronisation. The float64
+    arithmetic is the one a Python float sum does, so the figures are the same bit for bit."""
+
+    loss_sum_t: torch.Tensor | None = None
+    correct_t: torch.Tensor | None = None
     count: int = 0
 
     def update(self, loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> None:
         n = int(targets.shape[0])
-        self.loss_sum += float(loss.detach()) * n
-        self.correct += int((logits.detach().argmax(dim=-1) == targets).sum())
+        loss_n = loss.detach().double() * n
+        correct = (logits.detach().argmax(dim=-1) == targets).sum()
+        self.loss_sum_t = loss_n if self.loss_sum_t is None else self.loss_sum_t + loss_n
+        self.correct_t = correct if self.correct_t is None else self.correct_t + correct
         self.count += n
 
     @property
     def loss(self) -> float | None:
-        return self.loss_sum / self.count if self.count else None
+        return float(self.loss_sum_t) / self.count if self.count else None
 
     @property
     def acc(self) -> float | None:
-        return 100.0 * self.correct / self.count if self.count else None
+        return 100.0 * int(self.correct_t) / self.count if self.count else None
 
 
 def argmax_arch(alpha: torch.Tensor) -> Arch:
@@ -140,6 +197,9 @@ class OneShotRun:
     resumed_from: int | None = None
     #: What resuming found wrong with the checkpoints (a damaged one, a fall-back, a fresh start), for the record.
     checkpoint_notes: list[str] = field(default_factory=list)
+    execution: Execution = field(default_factory=Execution)
+    #: The captured passes when ``execution.cuda_graphs`` (None: every pass eager).
+    graphs: PassGraphs | None = None
 
     # --- extra trained parts (ENAS' controller) ---------------------------------------------------------------
     def add_module(self, name: str, module: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
@@ -181,42 +241,80 @@ class OneShotRun:
         return n if cap is None else min(n, cap)
 
     def logits(self, x: torch.Tensor, mode: str, arch: Arch | Sequence[Arch] | None = None) -> torch.Tensor:
-        """Supernet forward in ``mode`` ('mixture', 'joint', 'gdas', 'gdas_v1', 'path', 'fixed')."""
+        """Supernet forward in ``mode`` ('mixture', 'joint', 'gdas', 'gdas_v1', 'path', 'fixed'). A no-gradient
+        forward of a `GRAPH_MODES` mode is a CUDA graph under ``cuda_graphs`` (read the result before the next one)."""
         self.network.set_mode(mode, arch)
+        if self.graphs is not None and mode in GRAPH_MODES and not torch.is_grad_enabled():
+            key = ("forward", mode, self.network.training, tuple(x.shape))
+            return self.graphs.run(key, lambda xs, _ys: (self.network(xs),), x, x.new_empty(0))[0]
         return self.network(x)
 
     # --- the two updates -------------------------------------------------------------------------------------
-    def weight_step(self, logits_fn: LogitsFn, x: torch.Tensor, y: torch.Tensor, meter: str = "train") -> torch.Tensor:
+    def weight_step(self, logits_fn: LogitsFn | str, x: torch.Tensor, y: torch.Tensor,
+                    meter: str = "train") -> torch.Tensor:
         """One SGD step of the supernet weights on (x, y), the grad norm clipped to ``config.grad_clip``.
 
+        ``logits_fn``: the forward, ``lambda x: run.logits(x, mode, arch)``, or a mode name without an architecture
+        ('mixture', 'joint', 'gdas', 'gdas_v1'; the mixture and joint passes can then be CUDA graphs).
         Grads are zeroed, not dropped: as in the original (PyTorch 1.x ``zero_grad``), the weights of ops a sampled
         path or a GDAS draw did not run still get weight decay and momentum once they have had a gradient. The clip
         runs over every parameter holding a gradient, alpha's included, as the NB201 scripts'
-        ``clip_grad_norm_(network.parameters(), 5)``: alpha's gradient (the last alpha step's plus this step's) counts
-        in the norm though only the weights step."""
+        ``clip_grad_norm_(network.parameters(), 5)``: alpha's gradient (the last alpha step's plus this pass's) counts
+        in the norm though only the weights step, so with a clip this pass backpropagates into alpha too. Without a
+        clip only the weights' gradients are computed (`backward_to`): alpha's would be zeroed before the alpha step
+        reads it, so leaving it out changes no value."""
         self.network.train()
         self.w_optimizer.zero_grad(set_to_none=False)
-        logits = logits_fn(x)
-        loss = self.criterion(logits, y)
-        loss.backward()
+        weights = self.weights()
+        if self.config.grad_clip is None:
+            with frozen([self.network.alpha]):  # the forward then records nothing for alpha's gradient either
+                loss, logits = self._pass("weight", logits_fn, x, y, weights)
+        else:
+            loss, logits = self._pass("weight", logits_fn, x, y, [*weights, self.network.alpha])
         if self.config.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.network.parameters(), self.config.grad_clip)
         self.w_optimizer.step()
         self.meter(meter).update(loss, logits, y)
         return loss.detach()
 
-    def arch_step(self, logits_fn: LogitsFn, x: torch.Tensor, y: torch.Tensor, meter: str = "arch") -> torch.Tensor:
-        """One Adam step of alpha on (x, y) (first-order: the gradient at the current weights)."""
+    def arch_step(self, logits_fn: LogitsFn | str, x: torch.Tensor, y: torch.Tensor,
+                  meter: str = "arch") -> torch.Tensor:
+        """One Adam step of alpha on (x, y) (first-order: the gradient at the current weights); ``logits_fn`` as
+        for `weight_step`.
+
+        Only alpha's gradient is computed, plus the weights' for weights that hold no gradient yet (`backward_to`):
+        the weights' gradients of this pass are zeroed before the next weight step reads them, and only whether a
+        weight HAS a gradient matters to it (SGD then decays it), exactly as after the original's full backward."""
         if self.a_optimizer is None:
             raise RuntimeError(f"{self.searcher.name} has no architecture optimizer (uses_alpha is False)")
         self.network.train()
         self.a_optimizer.zero_grad(set_to_none=False)
-        logits = logits_fn(x)
-        loss = self.criterion(logits, y)
-        loss.backward()
+        inputs = [self.network.alpha, *(p for p in self.weights() if p.grad is None)]
+        loss, logits = self._pass("arch", logits_fn, x, y, inputs)
         self.a_optimizer.step()
         self.meter(meter).update(loss, logits, y)
         return loss.detach()
+
+    def _pass(self, kind: str, logits_fn: LogitsFn | str, x: torch.Tensor, y: torch.Tensor,
+              inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward, loss and backward into ``inputs``' grads; a CUDA graph for a `GRAPH_MODES` mode name."""
+        if isinstance(logits_fn, str):
+            mode = logits_fn
+            self.network.set_mode(mode)
+            fn: LogitsFn = self.network
+        else:
+            mode, fn = None, logits_fn
+
+        def forward_backward(xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            logits = fn(xs)
+            loss = self.criterion(logits, ys)
+            backward_to(loss, inputs)
+            return loss, logits
+
+        if self.graphs is not None and mode in GRAPH_MODES:
+            loss, logits = self.graphs.run((kind, mode, tuple(x.shape)), forward_backward, x, y, needs_grad=inputs)
+            return loss, logits
+        return forward_backward(x, y)
 
     def weights(self) -> list[nn.Parameter]:
         return list(self.network.weights())
@@ -257,8 +355,11 @@ class OneShotRun:
     # --- checkpoint ------------------------------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
         """What must match for a checkpoint to be resumed by this run."""
-        return {"algorithm": self.searcher.name, "config": self.config.as_dict(), "seed": self.ctx.seed,
-                "dataset": self.ctx.dataset}
+        out = {"algorithm": self.searcher.name, "config": self.config.as_dict(), "seed": self.ctx.seed,
+               "dataset": self.ctx.dataset}
+        if self.execution.precision != "fp32":  # fp32 runs keep the identity they always had
+            out["precision"] = self.execution.precision
+        return out
 
     def _trained(self) -> dict[str, nn.Module]:
         return {"network": self.network, **{f"module:{k}": m for k, m in self.modules.items()}}
@@ -294,9 +395,14 @@ class OneShotRun:
         """Continue from the run folder's checkpoint if there is one; True when it did."""
         if self.ctx.run_dir is None:
             return False
-        saved = load_checkpoint(checkpoint_path(self.ctx.run_dir), self.identity(), report=self._checkpoint_note)
+        path = checkpoint_path(self.ctx.run_dir)
+        saved = load_checkpoint(path, self.identity(), report=self._checkpoint_note)
         if saved is None:
             return False
+        if saved.get("precision", "fp32") != self.execution.precision:  # fp32 runs record no precision
+            raise ValueError(f"{path} was written by a run with precision={saved.get('precision', 'fp32')!r}, this "
+                             f"run has precision={self.execution.precision!r}; use another run folder or delete the "
+                             "checkpoint to start afresh")
         self.network.load_state_dict(saved["network"])
         for k, m in self.modules.items():
             m.load_state_dict(saved["modules"][k])
@@ -389,7 +495,7 @@ class OneShotSearcher(Searcher):
         arch, final = self.finish(run)
         info = {
             "protocol": cfg.protocol, "size": cfg.size, "config": cfg.as_dict(), "bn": int(cfg.track_running_stats),
-            "device": describe_device(run.device), "seed": ctx.seed, "dataset": ctx.dataset,
+            "device": describe_device(run.device), **run.execution.describe(), "seed": ctx.seed, "dataset": ctx.dataset,
             **run.data.describe(), "epochs_run": len(run.trace), "resumed_from_epoch": run.resumed_from,
             "checkpoint_notes": run.checkpoint_notes,
             "best_valid_epoch": run.best, "alpha": None if not self.uses_alpha else run.alpha().detach().cpu().tolist(),
@@ -409,20 +515,47 @@ class OneShotSearcher(Searcher):
         """Supernet, optimizers and the searcher's own parts on ``device`` (no seeding, no resume; benchmarks use
         it with synthetic batches)."""
         cfg = self.config
+        execution = Execution.from_options(ctx.options, device)
         network = Supernet(supernet_config(cfg, data.num_classes)).to(device)
+        network.channels_last = execution.channels_last
+        network.autocast = set_precision(execution.precision)
         gen = torch.Generator(device=device)
         gen.manual_seed(ctx.seed)
         network.generator = gen  # GDAS' Gumbel noise comes from a generator the checkpoint holds
+        # foreach: the per-tensor kernels of the plain loop, run from C++ (the same numbers; ~400 tensors a step)
         w_optimizer = torch.optim.SGD(network.weights(), lr=cfg.lr, momentum=cfg.momentum,
-                                      weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
+                                      weight_decay=cfg.weight_decay, nesterov=cfg.nesterov, foreach=True)
         a_optimizer = (torch.optim.Adam(network.arch_parameters(), lr=cfg.arch_lr, betas=cfg.arch_betas,
                                         weight_decay=cfg.arch_weight_decay, eps=cfg.arch_eps)
                        if self.uses_alpha else None)
         run = OneShotRun(searcher=self, config=cfg, ctx=ctx, device=device, data=data, network=network,
                          w_optimizer=w_optimizer, a_optimizer=a_optimizer, criterion=nn.CrossEntropyLoss(),
-                         torch_generator=gen)
+                         torch_generator=gen, execution=execution,
+                         graphs=PassGraphs(device) if execution.cuda_graphs else None)
         self.setup(run)
         return run
+
+
+@contextmanager
+def frozen(params: Sequence[torch.Tensor]) -> Iterator[None]:
+    """``params`` do not require grad inside the block: a forward there records nothing for their gradients (the
+    same values; for a pass whose update does not read those gradients)."""
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags, strict=True):
+            p.requires_grad_(flag)
+
+
+def backward_to(loss: torch.Tensor, inputs: Sequence[torch.Tensor]) -> None:
+    """``loss.backward()`` accumulating into the ``.grad`` of ``inputs`` only: autograd then skips the work no
+    requested gradient needs (a conv's weight gradient on the alpha step, the mixture weights' on the weight step).
+    Every gradient it does compute is the one the full backward computes, bit for bit; inputs the loss does not
+    depend on are left as they are."""
+    torch.autograd.backward(loss, inputs=list(inputs))
 
 
 def _grads(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -436,19 +569,32 @@ def _set_grads(module: nn.Module, grads: dict[str, torch.Tensor]) -> None:
         p.grad = grads[n].to(p.device).clone() if n in grads else None
 
 
+#: Values of the ``data_path`` runner option: where batches are made (the batches are the same either way).
+DATA_PATHS = ("auto", "host", "device")
+
+
 def load_search_data(cfg: OneShotConfig, ctx: SearchContext, device: torch.device) -> SearchData:
     """The search loaders: ``ctx.options['data']`` if given (e.g. ``cifar10-jpeg``), else the offline ``smoke``
     digits for a smoke-sized config, else the search dataset itself. Options read: data, data_dir, splits_dir,
-    subset, workers."""
+    subset, workers, data_path (``auto``: on the device when it is a GPU and no loader workers are asked for,
+    ``host``: the NumPy pipeline, ``device``: `supernet.device_data` on whatever device the search runs)."""
     opts = ctx.options
     name = opts.get("data") or ("smoke" if cfg.size == "smoke" else ctx.dataset)
+    path = opts.get("data_path", "auto")
+    workers = int(opts.get("workers", 0))
+    if path not in DATA_PATHS:
+        raise ValueError(f"unknown data_path {path!r}; valid: {', '.join(DATA_PATHS)}")
+    if path == "device" and workers:
+        raise ValueError(f"data_path=device makes the batches on the device in this process; workers={workers} "
+                         "asks for loader processes (use workers=0, or data_path=host)")
+    on_device = path == "device" or (path == "auto" and device.type == "cuda" and not workers)
     data = search_loaders(name, opts.get("data_dir"), opts.get("splits_dir"), batch_size=cfg.batch_size,
                           test_batch_size=cfg.test_batch_size, seed=ctx.seed, subset=opts.get("subset"),
-                          num_workers=int(opts.get("workers", 0)), pin_memory=device.type == "cuda")
+                          num_workers=workers, pin_memory=device.type == "cuda")
     if not data.is_smoke and data.bench_dataset != ctx.dataset:
         raise ValueError(f"data {name!r} stands for the benchmark's {data.bench_dataset!r}, but the search is scored "
                          f"on {ctx.dataset!r}; pick data for {ctx.dataset!r} or search dataset {data.bench_dataset!r}")
-    return data
+    return data.to(device) if on_device else data
 
 
 def supernet_config(cfg: OneShotConfig, num_classes: int) -> SupernetConfig:
@@ -486,5 +632,5 @@ def meter_columns(meters: dict[str, Meter]) -> dict[str, float | None]:
     return out
 
 
-__all__ = ["TIMING_COLUMNS", "Meter", "OneShotRun", "OneShotSearcher", "argmax_arch", "benchmark_figures",
-           "comparable_rows", "meter_columns"]
+__all__ = ["DATA_PATHS", "GRAPH_MODES", "TIMING_COLUMNS", "Execution", "Meter", "OneShotRun", "OneShotSearcher",
+           "argmax_arch", "backward_to", "benchmark_figures", "comparable_rows", "frozen", "meter_columns"]

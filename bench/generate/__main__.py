@@ -62,6 +62,9 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                    help="data-loading processes per job (GPU runs; the batches do not depend on it)")
     p.add_argument("--keep-weights", action="store_true",
                    help="keep each trial's final weights (weights.pt per job) for the user API's get_net_param")
+    p.add_argument("--data-path", default="auto", choices=("auto", "host", "device"),
+                   help="where batches are made: on the device (images held there; auto on a GPU) or by the host's "
+                        "NumPy pipeline; the batches are the same")
     p.add_argument("--replace", action="store_true", help="replace a different plan already in ROOT")
 
 
@@ -78,7 +81,7 @@ def _make_plan(args: argparse.Namespace):  # noqa: ANN202 - a Plan
     return make_plan(args.archs, settings=args.settings, seeds=args.seeds, schedules=schedules,
                      data=_pairs(args.data, "--data"), data_dir=args.data_dir, splits_dir=args.splits_dir,
                      subset=args.subset, eval_subset=args.eval_subset, device=args.device, threads=args.threads,
-                     loader_workers=args.loader_workers, keep_weights=args.keep_weights)
+                     loader_workers=args.loader_workers, keep_weights=args.keep_weights, data_path=args.data_path)
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:

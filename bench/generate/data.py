@@ -59,15 +59,17 @@ class SettingData:
         return {"data": self.spec.name, "data_note": self.spec.note, "data_exact": self.spec.exact,
                 "smoke": self.spec.is_smoke, **self.split.describe(), "num_train": self.train.num_samples,
                 **{f"num_{k}": v.num_samples for k, v in self.evals.items()}, "subset": self.subset,
-                "eval_subset": self.eval_subset, "data_dir": self.data_dir}
+                "eval_subset": self.eval_subset, "data_dir": self.data_dir,
+                "data_path": "host" if self.train.device is None else f"device:{self.train.device}"}
 
 
 def setting_data(sett: Setting, data: str, *, data_dir: str | Path | None = None,
                  splits_dir: str | Path | None = None, seed: int, batch_size: int, eval_batch_size: int,
                  subset: int | None = None, eval_subset: int | None = None, split_seed: int = SPLIT_SEED,
-                 download: bool = True, num_workers: int = 0) -> SettingData:
+                 download: bool = True, num_workers: int = 0, device: Any = None) -> SettingData:
     """Read ``data`` and build ``sett``'s loaders; ``seed`` drives batch order and augmentation (whatever
-    ``num_workers`` is: the batches are planned before any worker reads them)."""
+    ``num_workers`` is: the batches are planned before any worker reads them). ``device``: make the batches there
+    (the device data path, `supernet.device_data`; the same batches)."""
     check_source(sett, data)
     spec = DATASETS[data]
     if spec.is_smoke:
@@ -105,6 +107,9 @@ def setting_data(sett: Setting, data: str, *, data_dir: str | Path | None = None
     evals = {name: Loader(images, _cap(idx, eval_subset, split_seed, name), eval_batch_size, augment, name=name,
                           seed=seed, train_transform=False, shuffle=False, num_workers=num_workers)
              for name, (images, idx) in evals_idx.items()}
+    if device is not None:
+        train = train.to(device)
+        evals = {name: loader.to(device) for name, loader in evals.items()}
     return SettingData(sett, spec, split, train, evals, subset, eval_subset,
                        None if data_dir is None or spec.is_smoke else str(data_dir))
 

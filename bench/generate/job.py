@@ -23,6 +23,8 @@ CHECKPOINT = "checkpoint.pt"
 WEIGHTS = "weights.pt"
 RESULT_FORMAT = "nb201-harness-train-result"
 RESULT_VERSION = 1
+#: Values of `JobOptions.data_path`.
+DATA_PATHS = ("auto", "host", "device")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class JobOptions:
     loader_workers: int = 0
     #: Keep each trial's final weights (``weights.pt`` in the job's folder), for the user API's ``get_net_param``.
     keep_weights: bool = False
+    #: Where batches are made: ``host`` (NumPy), ``device`` (`supernet.device_data`: images held on the device) or
+    #: ``auto`` (the device when it is a GPU and no loader workers are asked for); the batches are the same.
+    data_path: str = "auto"
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
@@ -59,6 +64,16 @@ class JobOptions:
             raise ValueError(f"loader_workers must be >= 0, got {self.loader_workers}")
         if not isinstance(self.keep_weights, bool):
             raise ValueError(f"keep_weights must be True or False, got {self.keep_weights!r}")
+        if self.data_path not in DATA_PATHS:
+            raise ValueError(f"unknown data_path {self.data_path!r}; valid: {', '.join(DATA_PATHS)}")
+        if self.data_path == "device" and self.loader_workers:
+            raise ValueError(f"data_path='device' makes batches on the device in the job's process; "
+                             f"loader_workers={self.loader_workers} asks for loader processes (use 0)")
+
+    def on_device(self, device_type: str) -> bool:
+        """Whether a job on a ``device_type`` device makes its batches there."""
+        return self.data_path == "device" or (self.data_path == "auto" and device_type == "cuda"
+                                              and not self.loader_workers)
 
 
 @dataclass(frozen=True)

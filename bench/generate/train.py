@@ -69,7 +69,8 @@ def train_job(job: Job, root: Path | str, *, stop_after: int | None = None, keep
     sched = job.schedule
     data = setting_data(setting(job.setting), job.data, data_dir=opts.data_dir, splits_dir=opts.splits_dir,
                         seed=job.seed, batch_size=sched.batch_size, eval_batch_size=sched.eval_batch_size,
-                        subset=opts.subset, eval_subset=opts.eval_subset, num_workers=opts.loader_workers)
+                        subset=opts.subset, eval_subset=opts.eval_subset, num_workers=opts.loader_workers,
+                        device=device if opts.on_device(device.type) else None)
     torch.manual_seed(job.seed)
     net = build_network(job.arch, data.num_classes, C=sched.C, N=sched.N).to(device)
     optimizer = torch.optim.SGD(net.parameters(), lr=sched.lr, momentum=sched.momentum, nesterov=sched.nesterov,
@@ -150,9 +151,14 @@ def _sync(device: torch.device) -> None:
 
 def _train_epoch(net: nn.Module, data: SettingData, optimizer: torch.optim.Optimizer, criterion: nn.Module,
                  epoch: int, device: torch.device) -> tuple[float, float, float]:
-    """One pass over the training images: (mean loss, accuracy %, seconds incl. data loading)."""
+    """One pass over the training images: (mean loss, accuracy %, seconds incl. data loading).
+
+    The sums stay on the device until the end of the epoch (float64, the arithmetic of a Python float sum), so a GPU
+    step never waits for the host."""
     net.train()
-    total_loss, correct, seen = 0.0, 0, 0
+    total_loss: torch.Tensor | None = None
+    correct: torch.Tensor | None = None
+    seen = 0
     t0 = time.perf_counter()
     for x, y in data.train.epoch(epoch):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -162,11 +168,13 @@ def _train_epoch(net: nn.Module, data: SettingData, optimizer: torch.optim.Optim
         loss.backward()
         optimizer.step()
         n = len(y)
-        total_loss += float(loss.detach()) * n
-        correct += int((logits.detach().argmax(1) == y).sum())
+        loss_n = loss.detach().double() * n
+        hits = (logits.detach().argmax(1) == y).sum()
+        total_loss = loss_n if total_loss is None else total_loss + loss_n
+        correct = hits if correct is None else correct + hits
         seen += n
     _sync(device)
-    return total_loss / seen, 100.0 * correct / seen, time.perf_counter() - t0
+    return float(total_loss) / seen, 100.0 * int(correct) / seen, time.perf_counter() - t0
 
 
 def _evaluate(net: nn.Module, loader: Any, criterion: nn.Module,
