@@ -288,7 +288,8 @@ def time_to_target(report: Report, dataset: str, stem: Path) -> list[Path]:
             if len(ok) == 0:
                 continue
             share = np.arange(1, len(ok) + 1) / len(tt)
-            ax.step(np.append(ok, ok[-1]), np.append(share, share[-1]), where="post", **styles[g.label],
+            end = max(float(np.nanmax(g.on(dataset)["budget"])), float(ok[-1]))  # the plateau runs to the budget
+            ax.step(np.append(ok, end), np.append(share, share[-1]), where="post", **styles[g.label],
                     label=f"{g.label} ({_n(len(tt), 'run')})")
             drawn = True
         if _panel(ax, None, dataset, split, drawn, "Simulated search time (seconds, log)",
