@@ -129,7 +129,7 @@ $(WS_ALGOS): $(STAMP)
 	$(PY) -m runners run $@ --dataset "$(DATASET)" --seed "$(SEED)" $(RUN_OPTS) \
 		$(if $(BN),--set "track_running_stats=$(BN)")
 
-# --- building a benchmark (bench.generate) -----------------------------------------------------------------
+# --- building a benchmark (runners.generate) ---------------------------------------------------------------
 GEN_SEEDS = $(if $(filter-out -1,$(SEEDS)),$(SEEDS),777 888 999)
 GEN_OPTS = --seeds $(GEN_SEEDS) --schedules $(SCHEDULES) --settings $(GEN_SETTINGS) \
 	$(if $(DATA),--data-dir "$(DATA)") $(if $(SPLITS),--splits-dir "$(SPLITS)") $(if $(DEVICE),--device "$(DEVICE)") \
@@ -144,11 +144,11 @@ NPROC := $(shell nproc 2>/dev/null || echo 1)
 
 train-arch: $(STAMP)  ## train one cell (ARCH=resnet|INDEX) on the benchmark's settings, seeds, schedules; merge
 	$(CHECK_FLAGS)
-	$(PY) -m bench.generate build "$(RESULTS)/generate/arch-$(ARCH)" --archs "$(ARCH)" $(GEN_OPTS)
+	$(PY) -m runners.generate build "$(RESULTS)/generate/arch-$(ARCH)" --archs "$(ARCH)" $(GEN_OPTS)
 
 bench-gen: $(STAMP)  ## train cells FROM..TO (inclusive) and merge into RESULTS/generate/FROM-TO/benchmark.nbt.npz
 	$(CHECK_FLAGS)
-	$(PY) -m bench.generate build "$(RESULTS)/generate/$(FROM)-$(TO)" --archs "$(FROM)..$(TO)" $(GEN_OPTS)
+	$(PY) -m runners.generate build "$(RESULTS)/generate/$(FROM)-$(TO)" --archs "$(FROM)..$(TO)" $(GEN_OPTS)
 
 batch: $(STAMP)  ## ALGOS x DATASETS (default: the protocol's) x SEEDS on dask, then table and plots
 	$(CHECK_FLAGS)
@@ -169,9 +169,9 @@ plot: $(STAMP)  ## results/PROTOCOL/plots/*.{png,pdf}: curves, finals, epochs, r
 
 all: batch  ## every algorithm, dataset and the paper's seeds, then table and plots
 
-# --- the prepared GPU check (runners/device_check.py; its docstring has the GPU machine's command) --------------
+# --- the prepared GPU check (runners/perf/device_check.py; its docstring has the GPU machine's command) --------------
 device-check: $(STAMP)  ## GPU check: agreement, step throughput vs xautodl, bench-gen, a DARTS-V1 search -> CHECK_OUT
-	$(PY) -m runners.device_check "$(CHECK_OUT)" --device "$(or $(DEVICE),cuda)" --budget-s "$(CHECK_BUDGET)"
+	$(PY) -m runners.perf.device_check "$(CHECK_OUT)" --device "$(or $(DEVICE),cuda)" --budget-s "$(CHECK_BUDGET)"
 
 # What the GPU machine lacks travels in two ignored folders: .whl/ (the xautodl wheel for its Python 3.12) and .gpu/
 # (the packed JPEG set, and the published NB201 figures as a table file, which loads with numpy alone).
@@ -193,7 +193,7 @@ device-check-dry-run: $(STOCK_PY) device-check-prepare  ## the GPU command on th
 	rm -rf /tmp/site "$(CHECK_OUT)-dry-run" && mkdir -p "$(CHECK_OUT)-dry-run" && OUT="$(CHECK_OUT)-dry-run" \
 	PATH="$(CURDIR)/.stock/bin:$$PATH" bash -c 'python3 -m pip install -q --no-index --no-deps --no-compile \
 	--no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; \
-	PYTHONUNBUFFERED=1 python3 -m runners.device_check "$$OUT" --device cpu --budget-s 60 --search-epochs 1'
+	PYTHONUNBUFFERED=1 python3 -m runners.perf.device_check "$$OUT" --device cpu --budget-s 60 --search-epochs 1'
 
 .DEFAULT:
 	@echo "error: unknown target '$@'; valid: $(QUERY_ALGOS) $(WS_ALGOS) batch sweep table plot all train-arch bench-gen device-check device-check-prepare device-check-dry-run venv test lint help" >&2; exit 2

@@ -151,7 +151,7 @@ def _unless(default: Any) -> Callable[[Any], Any]:
 
 #: Every runner option a searcher reads, in one place: the runner refuses any other key before a run starts, and
 #: a new option (e.g. a device data path, a precision) is added here. The weight-sharing searchers read them in
-#: `supernet.search` (device) and `supernet.search.load_search_data` (the rest).
+#: `algos.oneshot` (device) and `algos.oneshot.load_search_data` (the rest).
 RUNNER_OPTIONS: dict[str, RunnerOption] = {o.name: o for o in (
     RunnerOption("device", "device of the weight-sharing searches: auto, cpu, cuda, cuda:N (also --device, DEVICE=)",
                  _text),

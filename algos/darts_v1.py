@@ -8,7 +8,7 @@ Algorithm (PROTOCOLS.md section 2, DARTS-V1), per epoch, with the cosine weight 
     derived cell = argmax_op alpha[edge] on every edge (``none`` included)
 
 The reported cell is the last epoch's; the epoch with the best supernet valid accuracy is recorded as "best" but
-not reported. The loop, checkpoints and trace are the shared `supernet.search.OneShotSearcher`.
+not reported. The loop, checkpoints and trace are the shared `algos.oneshot.OneShotSearcher`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import ClassVar
 
 import torch
 
+from algos.oneshot import Batch, OneShotRun, OneShotSearcher
+from algos.oneshot_protocol import OneShotConfig, protocol_settings
 from search_space import Arch
-from supernet.protocol import OneShotConfig, protocol_settings
-from supernet.search import Batch, OneShotRun, OneShotSearcher
 
 
 @dataclass(frozen=True)

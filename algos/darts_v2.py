@@ -33,9 +33,9 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from algos.oneshot import Batch, OneShotRun, OneShotSearcher, frozen
+from algos.oneshot_protocol import OneShotConfig, protocol_settings
 from search_space import Arch
-from supernet.protocol import OneShotConfig, protocol_settings
-from supernet.search import Batch, OneShotRun, OneShotSearcher, frozen
 
 #: loss(overrides) -> (scalar loss, logits): a model's loss on a fixed batch with some parameters/buffers replaced.
 LossAt = Callable[[Mapping[str, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]

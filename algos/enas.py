@@ -48,11 +48,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from algos.oneshot import Batch, OneShotRun, OneShotSearcher
+from algos.oneshot_protocol import OneShotConfig, protocol_settings
 from algos.sampled import Selection, best_candidate, observe
 from search_space import Arch
 from supernet.controller import Controller
-from supernet.protocol import OneShotConfig, protocol_settings
-from supernet.search import Batch, OneShotRun, OneShotSearcher
 
 BaselineUpdate = Literal["sample", "nb201-script", "nats-script"]
 
@@ -88,7 +88,7 @@ class EnasConfig(OneShotConfig):
     #: NATS' no-gradient forward of the sampled cell on each paired architecture batch (needs weight_data='search').
     arch_batch_forward: bool = False
 
-    #: What `supernet.protocol.smoke` shrinks besides the shared sizes.
+    #: What `algos.oneshot_protocol.smoke` shrinks besides the shared sizes.
     SMOKE_SIZES: ClassVar[dict[str, Any]] = {"controller_steps": 2, "controller_aggregate": 2, "epoch_candidates": 3}
 
     def __post_init__(self) -> None:

@@ -21,9 +21,9 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
+from algos.oneshot import Batch, OneShotRun, OneShotSearcher
+from algos.oneshot_protocol import OneShotConfig, protocol_settings
 from search_space import Arch
-from supernet.protocol import OneShotConfig, protocol_settings
-from supernet.search import Batch, OneShotRun, OneShotSearcher
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,11 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from algos.oneshot import Batch, OneShotRun, OneShotSearcher
+from algos.oneshot_protocol import OneShotConfig, protocol_settings
 from algos.sampled import Selection, best_candidate, observe
 from search_space import NUM_ARCHS, Arch
-from supernet.protocol import OneShotConfig, protocol_settings
 from supernet.sampling import urs_arch
-from supernet.search import Batch, OneShotRun, OneShotSearcher
 
 
 @dataclass(frozen=True)

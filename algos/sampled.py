@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from algos.oneshot import Batch, OneShotRun
 from search_space import Arch
-from supernet.search import Batch, OneShotRun
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from algos.oneshot import Batch, OneShotRun, OneShotSearcher
+from algos.oneshot_protocol import OneShotConfig, protocol_settings
 from algos.sampled import Selection, best_candidate
 from search_space import NUM_ARCHS, NUM_EDGES, Arch, code_to_index, ops_matrix
-from supernet.protocol import OneShotConfig, protocol_settings
-from supernet.search import Batch, OneShotRun, OneShotSearcher
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ class SimulatedClock:
         raise MissingFigureError(
             f"the proxy figures of cell {index} ({Arch.from_index(int(index))}) on {self.proxy}",
             self.bench.source, "This source has no result for that cell (a partly built benchmark?); "
-            "build it with `python -m bench.generate` or use a complete source.")
+            "build it with `python -m runners.generate` or use a complete source.")
 
     # --- time -------------------------------------------------------------------------------
     def charge(self, seconds: float) -> float:

@@ -14,6 +14,7 @@ from typing import Any
 
 import algos
 from algos.base import PROTOCOL_SPECS, PROTOCOLS, Searcher, parse_assignments, parse_count, parse_runner_options
+from algos.oneshot_protocol import smoke_sizes
 from bench import SEARCH_DATASETS, Benchmark, TableError, check_substitutes
 from bench.sources import NAMED_SOURCES, is_default
 from runners.lock import command_line
@@ -105,12 +106,10 @@ def resolve_algo(name: str, protocol: str, overrides: dict[str, str] | None = No
 
 
 def smoke_overrides(cls: type[Searcher], protocol: str) -> dict[str, Any]:
-    """The CPU-sized shrink of a weight-sharing config as ``--set`` overrides (`supernet.protocol.smoke_sizes`),
+    """The CPU-sized shrink of a weight-sharing config as ``--set`` overrides (`algos.oneshot_protocol.smoke_sizes`),
     limited to the fields its Config has; query-only searchers are fast already: nothing."""
     if cls.kind == "query":
         return {}
-    from supernet.protocol import smoke_sizes  # the supernet package imports torch: only weight-sharing runs pay
-
     names = {f.name for f in dataclasses.fields(cls.PRESETS[protocol])}
     return {k: v for k, v in smoke_sizes(cls.Config).items() if k in names}
 

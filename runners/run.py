@@ -261,7 +261,7 @@ def with_bench_figures(frame: Any, bench: Benchmark, kind: str) -> Any:
     that curves and tables need only the run folder: a cell is reported on every dataset, whichever it was searched
     on (NAS-Bench-201's convention; NATS-Bench's tables read the search dataset's columns). Query-only: the
     incumbent's, as ``incumbent_D_valid`` / ``incumbent_D_test``. Weight-sharing: the derived cell's, as
-    ``D_valid`` / ``D_test`` (as `supernet.search` names them; kept when the searcher wrote them already). A missing
+    ``D_valid`` / ``D_test`` (as `algos.oneshot` names them; kept when the searcher wrote them already). A missing
     figure is NaN, never 0."""
     if kind == "query":
         col, prefix = "incumbent", "incumbent_"

@@ -4,7 +4,7 @@ For searcher authors::
 
     from supernet import Supernet, SupernetConfig
     cfg = SupernetConfig(num_classes=10)     # the nb201 supernet with BN=1; a search builds its own from its
-                                             #   Config (supernet.search.supernet_config)
+                                             #   Config (algos.oneshot.supernet_config)
     net = Supernet(cfg)                      # alpha: nn.Parameter (6, 5), init 1e-3 * randn (global torch RNG)
     w_opt = SGD(net.weights(), ...)          # every weight except alpha
     a_opt = Adam(net.arch_parameters(), ...) # [alpha]

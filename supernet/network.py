@@ -110,7 +110,7 @@ class _Skeleton(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, config.num_classes)
         #: Run in channels-last memory format: measured ~3x faster on CPU (3x3 average pooling above all, see
-        #: runners/perf_supernet.py); values agree with the contiguous format to float rounding.
+        #: ``python -m runners.perf.supernet``); values agree with the contiguous format to float rounding.
         self.channels_last = True
         #: Run the forward under autocast to this dtype (``supernet.runtime.set_precision``: bf16); None: float32.
         self.autocast: torch.dtype | None = None

@@ -33,8 +33,8 @@ class _Hide:
     def __getattr__(self, attr):
         return getattr(self.finder, attr)
 sys.meta_path[:] = [_Hide(f) for f in sys.meta_path]
-sys.argv[0] = "runners.device_check"
-runpy.run_module("runners.device_check", run_name="__main__", alter_sys=True)
+sys.argv[0] = "runners.perf.device_check"
+runpy.run_module("runners.perf.device_check", run_name="__main__", alter_sys=True)
 """
 
 
@@ -58,7 +58,7 @@ def test_device_check_smoke_end_to_end_and_resume(tmp_path: Path) -> None:
     files = sorted(p.name for p in first.iterdir())
     assert len(files) <= 8 and {"device_check.json", "device_check.log", "summary.md", "search-trace.csv"} <= set(files)
     env = figures["environment"]
-    assert env["device"] == "cpu" and "runners.device_check" in env["command"] and "--smoke" in env["command"]
+    assert env["device"] == "cpu" and "runners.perf.device_check" in env["command"] and "--smoke" in env["command"]
     # agreement: all six searchers compared (on a CPU the two sides are the same device: exactly equal)
     agr = figures["agreement"]
     assert agr["ok"] and set(agr["searchers"]) == {"darts-v1", "darts-v2", "gdas", "setn", "enas", "random-nas"}
@@ -95,7 +95,7 @@ def test_device_check_smoke_end_to_end_and_resume(tmp_path: Path) -> None:
 
 
 def test_device_check_refuses_bad_arguments(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "runners.device_check", str(tmp_path), "--device", "cpu", "--smoke",
+    proc = subprocess.run([sys.executable, "-m", "runners.perf.device_check", str(tmp_path), "--device", "cpu", "--smoke",
                            "--phases", "agreement,warp"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "unknown phase(s) warp; valid: agreement, throughput, bench_gen, search" in proc.stderr
 

@@ -17,6 +17,8 @@ from conftest import CIFAR10_JPEG
 from test_data import _set, _write_jpeg_zip
 
 from algos import SearchContext, get_searcher
+from algos.oneshot import load_search_data
+from algos.oneshot_protocol import smoke
 from supernet.datasets import (
     CIFAR10_CLASSES,
     DatasetNotFoundError,
@@ -27,8 +29,6 @@ from supernet.datasets import (
 )
 from supernet.device_data import DeviceCache, augment_batch, normalisation
 from supernet.loaders import build_search_data, search_loaders
-from supernet.protocol import smoke
-from supernet.search import load_search_data
 from supernet.splits import seeded_split
 from supernet.transforms import AUGMENT
 

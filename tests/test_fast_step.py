@@ -17,12 +17,12 @@ import torch
 from torch import nn
 
 from algos import SearchContext, get_searcher
+from algos.oneshot import Execution, Meter, OneShotRun
+from algos.oneshot_protocol import smoke
 from search_space import Arch
 from supernet.graphs import PassGraphs
 from supernet.loaders import search_loaders
-from supernet.protocol import smoke
 from supernet.runtime import seed_everything
-from supernet.search import Execution, Meter, OneShotRun
 
 SEARCHERS = ("darts-v1", "darts-v2", "gdas", "setn", "enas", "random-nas")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from bench.generate import RESNET_INDEX, SCHEDULES, SETTINGS, Job, build_benchmark, make_plan, read_plan, train_job
-from bench.generate import __main__ as cli
 from bench.generate.data import setting_data
 from bench.generate.files import is_done, read_json
 from bench.generate.local import parse_shard, pending_jobs, run_local
@@ -20,6 +19,7 @@ from bench.generate.protocol import Schedule, override
 from bench.generate.smoke import smoke_plan
 from bench.generate.train import CHECKPOINT, RESULT, JobOptions
 from bench.oracle import Benchmark
+from runners.generate import __main__ as cli
 from search_space import NUM_ARCHS, Arch
 from supernet import param_count
 

@@ -1,4 +1,4 @@
-"""A benchmark build on the batch engine (`runners.generate` over `runners.cluster`): the same figures as in one
+"""A benchmark build on the batch engine (`runners.generate.engine` over `runners.cluster`): the same figures as in one
 process, a failing job recorded while the others finish, a worker and then the driver SIGKILLed mid-build and the
 build started again, GPU pinning of local workers, and the command line's checks.
 
@@ -23,14 +23,14 @@ from test_runner import PY, ROOT
 
 from bench import Benchmark
 from bench.generate import BENCHMARK, build_benchmark, run_local, write_plan
-from bench.generate import __main__ as cli
 from bench.generate.files import is_done
 from bench.generate.plan import Plan, read_plan
 from bench.generate.smoke import smoke_plan
 from bench.generate.status import build_status, format_status
 from bench.generate.train import CHECKPOINT, RESULT, JobOptions
 from runners import cluster
-from runners.generate import ERROR, run_jobs
+from runners.generate import __main__ as cli
+from runners.generate.engine import ERROR, run_jobs
 from runners.plan import UsageError
 
 CELLS = (640, 4214, 4809, 7984, 9949, 13286)
@@ -145,7 +145,7 @@ def _progressed(folder: Path, since_ns: int) -> bool:
 
 
 def _command(root: Path) -> list[str]:
-    return [PY, "-m", "bench.generate", "smoke", str(root), "--cells", "6", "--epochs", "6", "--seeds", "777",
+    return [PY, "-m", "runners.generate", "smoke", str(root), "--cells", "6", "--epochs", "6", "--seeds", "777",
             "--settings", "cifar10-valid", "--threads", "1", "--workers", "2", "--no-progress"]
 
 

@@ -10,6 +10,8 @@ import torch
 from torch import nn
 
 from algos import get_searcher
+from algos.oneshot import supernet_config
+from algos.oneshot_protocol import ALGORITHMS
 from search_space import EDGES, NUM_ARCHS, OPS, Arch
 from supernet import (
     INCOMING,
@@ -31,8 +33,6 @@ from supernet import (
     urs_arch,
 )
 from supernet.ops import Identity, Pooling, ReLUConvBN, Zero
-from supernet.protocol import ALGORITHMS
-from supernet.search import supernet_config
 
 RESNET = Arch.from_str("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|")
 ALL_CONV3 = Arch((3,) * 6)

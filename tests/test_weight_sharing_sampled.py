@@ -25,14 +25,14 @@ from helpers import run_and_kill
 
 from algos import SearchContext, get_searcher
 from algos.enas import EnasConfig, ReinforceBaseline
+from algos.oneshot import comparable_rows
+from algos.oneshot_protocol import smoke
 from algos.random_nas import random_candidates
 from algos.setn import log_probs, top_k_by_log_prob
 from search_space import NUM_ARCHS, NUM_EDGES, NUM_OPS, Arch, product_order
 from supernet.cell import INCOMING
 from supernet.checkpoint import checkpoint_path
 from supernet.controller import Controller
-from supernet.protocol import smoke
-from supernet.search import comparable_rows
 
 MINE = ("setn", "random-nas", "enas")
 

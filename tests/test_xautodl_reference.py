@@ -42,11 +42,11 @@ from xautodl.models.cell_searchs import search_model_enas_utils as xenas
 from xautodl.models.cell_searchs.genotypes import Structure
 
 from algos import SearchContext, get_searcher
+from algos.oneshot import supernet_config
 from algos.setn import top_k_by_log_prob
 from search_space import EDGES, NUM_EDGES, NUM_OPS, OPS, Arch
 from supernet import Cell, Supernet, build_network, count_parameters, urs_arch
 from supernet.controller import Controller
-from supernet.search import supernet_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

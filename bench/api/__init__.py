@@ -8,7 +8,7 @@
   stand-alone network from ``api.get_net_config(i, dataset)``.
 
 Any source the harness reads works: ``API()`` is the embedded default (the published figures), ``API(path)`` a
-table, a CSV, an official ``.pth``, a NATS-Bench file or a benchmark built by ``python -m bench.generate`` (whose
+table, a CSV, an official ``.pth``, a NATS-Bench file or a benchmark built by ``python -m runners.generate`` (whose
 weights ``reload`` / ``get_net_param`` serve when it kept them). A figure the source lacks is an error that names
 it and the files that have it, or the documented substitute the caller named (``substitutes=``); never an empty
 dict or a silent default. `figures` says how the table is read; `answer` what a dict answer holds.

@@ -1,6 +1,6 @@
 """Trained weights behind the user API's ``reload`` / ``get_net_param`` / ``clear_params``.
 
-Only a benchmark this harness built keeps weights: ``python -m bench.generate ... --keep-weights`` writes each
+Only a benchmark this harness built keeps weights: ``python -m runners.generate ... --keep-weights`` writes each
 trial's final state dict beside its result (``ROOT/runs/INDEX/SETTING/seed-SEED/SCHEDULE/weights.pt``).
 `WeightStore` loads a cell's weights from such a build (``reload``), hands them out per dataset and seed, and
 drops them (``clear_params``). Every other source has figures only, and asking it for weights is an error that
@@ -17,7 +17,7 @@ from typing import Any
 NO_WEIGHTS = ("the embedded default and any CSV or table of published figures, the official NAS-Bench-201 files "
               "(NAS-Bench-201-v1_0-e61699.pth, -v1_1-096897.pth) and NATS-Bench files (figures only: the official "
               "weights are separate archives of hundreds of GB, not read here), and builds planned without "
-              "--keep-weights. A benchmark built by `python -m bench.generate build ROOT ... --keep-weights` "
+              "--keep-weights. A benchmark built by `python -m runners.generate build ROOT ... --keep-weights` "
               "(make bench-gen KEEP_WEIGHTS=1) keeps each trial's final weights: api.reload(ROOT, index)")
 
 

@@ -1,6 +1,6 @@
 """Generating a NAS-Bench-201-style benchmark: train every cell on the official splits and seeds, then merge.
 
-Steps (each a module; the command line is ``python -m bench.generate``):
+Steps (each a module; the command line is ``python -m runners.generate``):
 
 1. `bench.generate.plan`: which cells (``all``, ``FROM..TO``, ``resnet``, an arch string), settings, seeds and
    schedules -> ``ROOT/plan.json``;
@@ -26,7 +26,7 @@ from bench.generate.plan import RESNET_INDEX, Plan, make_plan, read_plan, select
 from bench.generate.protocol import SCHEDULES, SEEDS, SETTINGS, Schedule, Setting
 
 #: Names whose modules import torch (training, and the closed-form counts the merge fills in): loaded when first
-#: used, so planning and `python -m bench.generate status` start without torch.
+#: used, so planning and `python -m runners.generate status` start without torch.
 _LAZY = {"BENCHMARK": "merge", "build_benchmark": "merge", "read_result": "train", "train_job": "train"}
 
 

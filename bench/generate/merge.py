@@ -141,7 +141,7 @@ def build_benchmark(root: Path | str, out: Path | str | None = None, *, curves: 
     """Merge and save atomically to ``out`` (default ``ROOT/benchmark.nbt.npz``); returns the path."""
     table = merge(root, curves=curves)
     if not table.means:
-        raise ValueError(f"no finished job under {root}: train first (python -m bench.generate run {root})")
+        raise ValueError(f"no finished job under {root}: train first (python -m runners.generate run {root})")
     return table.save(Path(out) if out is not None else Path(root) / BENCHMARK)
 
 

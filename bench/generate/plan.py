@@ -169,7 +169,7 @@ def read_plan(root: Path | str) -> Plan:
     path = Path(root)
     path = path if path.is_file() else plan_path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no plan at {path}; write one first: python -m bench.generate plan ...")
+        raise FileNotFoundError(f"no plan at {path}; write one first: python -m runners.generate plan ...")
     return Plan.from_dict(read_json(path))
 
 

@@ -11,7 +11,7 @@ Read from NAS-Bench-201's benchmark configs (PROTOCOLS.md 1.1-1.3 and the NB201 
   ``ImageNet16-120`` (the whole training set -> the two halves of the test set, ``x-valid`` and ``x-test``);
 - seeds 777, 888 and 999.
 
-Everything is a frozen dataclass a user can print (``python -m bench.generate show``) and override
+Everything is a frozen dataclass a user can print (``python -m runners.generate show``) and override
 (``--set epochs=2``); `Schedule.smoke` shrinks a schedule for CPU smoke runs and renames it, so a smoke result is
 never mistaken for the benchmark's.
 """

@@ -8,7 +8,7 @@ reader (`bench.importers.stream_pickle`), which reads each per-epoch record as a
 array of its values), or the C unpickler for a file that reader gives up on; both admit only the classes that schema
 uses (a downloaded file can build nothing else). `collect` then turns the results into our metrics, one row per
 trial filed by its layout; the NATS-Bench importer shares `collect` (on the official objects). A file that holds
-tensors is read through ``torch.load(weights_only=True)`` instead (safe, slower). ``python -m runners.perf_import``
+tensors is read through ``torch.load(weights_only=True)`` instead (safe, slower). ``python -m runners.perf.pth_import``
 measures the whole import beside the official loader.
 
 Metrics, per dataset and schedule E (the trial's own epoch count):
@@ -73,7 +73,7 @@ def read_nb201(path: str | os.PathLike, curve_splits: Collection[str] = CURVE_SP
     """Read an official NAS-Bench-201 ``.pth`` file into a table (saved to ``out`` too, when given).
 
     The file's graph is built and converted in a forked child process (`bench.importers.isolated`), so this
-    process never holds it and nobody waits for it to be taken apart; ``python -m runners.perf_import`` measures
+    process never holds it and nobody waits for it to be taken apart; ``python -m runners.perf.pth_import`` measures
     the whole call beside the official loader.
     """
     path = Path(path)

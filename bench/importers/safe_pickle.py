@@ -15,7 +15,7 @@ system info, then the object) and the zip one (``*/data.pkl``). A file that does
 
 `read_plain` reads the object of a legacy file with `bench.importers.stream_pickle` instead, which resolves classes
 through the same `allowed_object` and reads the per-epoch records as arrays (about half the official loader's time
-and an eighth to a tenth of its memory, ``python -m runners.perf_import``); where that reader gives up (an opcode or
+and an eighth to a tenth of its memory, ``python -m runners.perf.pth_import``); where that reader gives up (an opcode or
 a layout it does not read fast), the C unpickler reads the object from its first byte, and the reader's name says
 so.
 """

@@ -1,6 +1,6 @@
 """Overhead of the batch engine: the query-only runs of one dataset through a local dask cluster vs in one process.
 
-    .venv/bin/python -m runners.perf_engine [--runs 500] [--algos rea random reinforce] [--bohb-runs 20]
+    .venv/bin/python -m runners.perf.engine [--runs 500] [--algos rea random reinforce] [--bohb-runs 20]
         [--dataset cifar10] [--workers 1] [--bench PATH] [--chunk 25] [--repeat 1]
 
 The paper's query-only batch of one dataset is 2,000 runs: R-EA, Random, REINFORCE and BOHB, 500 each. Each mode
@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ALGOS = ("rea", "random", "reinforce")
 TARGET_PERCENT = 20.0
 

@@ -1,6 +1,6 @@
 """How fast the official NAS-Bench-201 ``.pth`` imports, beside the official loader: prints figures (not a test).
 
-    python -m runners.perf_import [--fraction 0.15] [--small-fraction 0.03] [--safe-fraction 0.002] [--repeats 3]
+    python -m runners.perf.pth_import [--fraction 0.15] [--small-fraction 0.03] [--safe-fraction 0.002] [--repeats 3]
                                   [--layout update_eval|v1_1-script] [--folder DIR [--keep] [--reuse]]
 
 Writes synthetic files in the official schema with the official package's own classes (``nas_201_api``
@@ -26,7 +26,7 @@ The two sizes give each loader's per-cell cost and fixed part, extrapolated to t
 the real file), the process writing the large file about 2.6 MB a cell.
 
 Measured on the 2-core development machine, best of 5, the loaders taking turns (load average 1.3 to 2.3: another
-session used about one core), ``python -m runners.perf_import --repeats 5`` (``--layout update_eval``) and
+session used about one core), ``python -m runners.perf.pth_import --repeats 5`` (``--layout update_eval``) and
 ``--layout v1_1-script``:
 
     layout        loader                 cells  wall s  CPU s  peak MB | per cell         | at 15,625 (extrapolated)
@@ -61,7 +61,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NUM_ARCHS = 15625
 REAL_FILE_BYTES = 4.7e9
 #: v1.1's trials per cell on the 200-epoch schedule: 2,225 once, 5,439 twice, 7,961 three times.
@@ -187,7 +187,7 @@ def measure(which: str, path: Path, native: bool = False) -> dict:
 
 def _write(path: Path, fraction: float, seed: int, layout: str) -> dict:
     """The synthetic file, written in a child process (its memory is returned when it ends)."""
-    code = ("import json, sys; from pathlib import Path; from runners.perf_import import write_file; "
+    code = ("import json, sys; from pathlib import Path; from runners.perf.pth_import import write_file; "
             "print(json.dumps(write_file(Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))")
     out = subprocess.run([sys.executable, "-c", code, str(path), str(fraction), str(seed), layout],
                          capture_output=True, text=True, cwd=ROOT, check=True)
@@ -205,7 +205,7 @@ def _best(runs: list[dict]) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runners.perf_import", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m runners.perf.pth_import", description=__doc__.splitlines()[0])
     parser.add_argument("--fraction", type=float, default=0.15, help="share of the 15,625 cells in the large file")
     parser.add_argument("--small-fraction", type=float, default=0.03,
                         help="share in the small file (the two sizes separate fixed from per-cell costs)")

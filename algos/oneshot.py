@@ -3,7 +3,7 @@
 API (stable; SETN, ENAS and RANDOM-NAS build on it exactly as DARTS-V1/V2 and GDAS do)
 -----------------------------------------------------------------------------------
 A searcher module defines ``class X(OneShotSearcher)`` with ``name``, ``Config`` (a frozen dataclass subclassing
-`supernet.protocol.OneShotConfig`, adding only the algorithm's own fields), ``PRESETS = {p: Config(
+`algos.oneshot_protocol.OneShotConfig`, adding only the algorithm's own fields), ``PRESETS = {p: Config(
 **protocol_settings(name, p)) for p in ("nb201", "nats")}`` and ``SEARCHER = X``. It overrides some of these hooks
 (``run`` is the live `OneShotRun`; ``epoch`` is 0-based):
 
@@ -44,7 +44,7 @@ lets a mixture/joint pass be a CUDA graph; both backward only into the gradients
 (`backward_to`). ``search_batches()``, ``epoch_batches(loader)``, ``steps_per_epoch(loader=None)``, ``evaluate(fn, batches,
 max_batches)`` -> (loss, top-1 %) in eval mode, ``score_candidates(archs, batches=None)`` -> top-1 % of each path,
 each on the next batch of ``data.valid.cycle(epoch)`` (the original SETN / RANDOM-NAS selection), ``alpha()``,
-``weights()``, ``add_module``, ``report_progress(done_epochs)``. `argmax_arch(alpha)` derives DARTS' cell.
+``weights()``, ``add_module``, ``report_progress(done_epochs)``. ``network.genotype()`` derives DARTS' cell.
 
 Runner options read (``ctx.options``): ``device``, the data's (`load_search_data`: ``data``, ``data_dir``,
 ``splits_dir``, ``subset``, ``workers``, ``data_path``) and the execution's (`Execution`: ``precision``,
@@ -80,13 +80,13 @@ import torch
 from torch import nn
 
 from algos.base import SearchContext, Searcher, SearchResult, Trace
+from algos.oneshot_protocol import OneShotConfig
 from bench.oracle import SEARCH_DATASETS
 from search_space import Arch
 from supernet.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from supernet.graphs import PassGraphs
 from supernet.loaders import SearchData, search_loaders
 from supernet.network import Supernet, SupernetConfig
-from supernet.protocol import OneShotConfig
 from supernet.runtime import (
     capture_rng,
     check_precision,
@@ -165,11 +165,6 @@ class Meter:
     @property
     def acc(self) -> float | None:
         return 100.0 * int(self.correct_t) / self.count if self.count else None
-
-
-def argmax_arch(alpha: torch.Tensor) -> Arch:
-    """DARTS/GDAS derivation: the op with the largest alpha on each edge (``none`` is a candidate like any other)."""
-    return Arch(tuple(int(i) for i in alpha.detach().argmax(dim=-1).tolist()))
 
 
 @dataclass
@@ -451,7 +446,7 @@ class OneShotSearcher(Searcher):
 
     def select(self, run: OneShotRun, epoch: int) -> tuple[Arch, dict[str, Any]]:
         """The cell this epoch derives: argmax of alpha per edge."""
-        return argmax_arch(run.alpha()), {}
+        return run.network.genotype(), {}
 
     def valid_logits(self, run: OneShotRun, x: torch.Tensor, arch: Arch) -> torch.Tensor:
         """Forward of the per-epoch valid pass; default: the derived cell's path."""
@@ -633,4 +628,4 @@ def meter_columns(meters: dict[str, Meter]) -> dict[str, float | None]:
 
 
 __all__ = ["DATA_PATHS", "GRAPH_MODES", "TIMING_COLUMNS", "Execution", "Meter", "OneShotRun", "OneShotSearcher",
-           "argmax_arch", "backward_to", "benchmark_figures", "comparable_rows", "frozen", "meter_columns"]
+           "backward_to", "benchmark_figures", "comparable_rows", "frozen", "meter_columns"]

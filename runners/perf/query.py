@@ -1,6 +1,6 @@
 """Speed of the query-only searchers: 500 runs each of R-EA, Random and REINFORCE (and BOHB) on CIFAR-10.
 
-    .venv/bin/python -m runners.perf_query [--runs 500] [--bohb-runs 500] [--source PATH] [--protocol nb201]
+    .venv/bin/python -m runners.perf.query [--runs 500] [--bohb-runs 500] [--source PATH] [--protocol nb201]
 
 Prints runs/s, queries/s and the share of time spent outside the oracle for each searcher. The oracle's share is
 measured by replaying every query of the runs through a fresh clock; the rest is the searcher's own work (and,
@@ -25,7 +25,7 @@ from algos import SearchContext, get_searcher
 from bench import Benchmark
 from bench.clock import SimulatedClock
 
-CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "nb201" / "nb201_tss.csv.gz"
+CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "nb201" / "nb201_tss.csv.gz"
 CSV_SUBS = ("trial-mean", "train200-scaled", "no-eval-time")
 DEFAULT_SUBS = ("acc200-for-acc12", "train200-scaled", "no-eval-time")
 

@@ -4,25 +4,21 @@ Protocol size by default: C=16, N=5, batch 64, 32x32 inputs, 10 classes, NB201 B
 Each (threads, memory format, mode) runs ``--warmup`` untimed steps, then ``--steps`` timed ones; 'path' and 'fixed'
 draw a new uniform architecture (seeded) per step, so their figure is an average over architectures.
 
-    .venv/bin/python runners/perf_supernet.py                          # threads 1 and 2, channels-last
-    .venv/bin/python runners/perf_supernet.py --memory-format both     # also the contiguous layout, for comparison
+    .venv/bin/python -m runners.perf.supernet                          # threads 1 and 2, channels-last
+    .venv/bin/python -m runners.perf.supernet --memory-format both     # also the contiguous layout, for comparison
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from search_space import Arch  # noqa: E402
-from supernet import MODES, Supernet, SupernetConfig  # noqa: E402
+from search_space import Arch
+from supernet import MODES, Supernet, SupernetConfig
 
 FORMATS = ("channels_last", "contiguous")
 

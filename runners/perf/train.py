@@ -10,7 +10,7 @@ tensors; the output says which. ImageNet16-120 steps are timed on 16x16 inputs (
 The projection scales the ResNet cell's time by the mean FLOPs of all cells over the ResNet cell's FLOPs (a
 rough model: cheap cells are not proportionally faster on a CPU); both figures are printed.
 
-    .venv/bin/python runners/perf_train.py [--threads 1 2] [--batches 3] [--data-dir ../shared/data/cifar10-jpeg]
+    .venv/bin/python -m runners.perf.train [--threads 1 2] [--batches 3] [--data-dir ../shared/data/cifar10-jpeg]
 """
 
 from __future__ import annotations
@@ -25,17 +25,15 @@ import numpy as np
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.generate.plan import RESNET_INDEX
+from bench.generate.protocol import SCHEDULES
+from search_space import NUM_ARCHS, Arch
+from supernet import build_network, flops, flops_counts
+from supernet.datasets import DatasetNotFoundError, find_jpeg_source, read_image_folder
+from supernet.loaders import Loader
+from supernet.transforms import AUGMENT
 
-from bench.generate.plan import RESNET_INDEX  # noqa: E402
-from bench.generate.protocol import SCHEDULES  # noqa: E402
-from search_space import NUM_ARCHS, Arch  # noqa: E402
-from supernet import build_network, flops, flops_counts  # noqa: E402
-from supernet.datasets import DatasetNotFoundError, find_jpeg_source, read_image_folder  # noqa: E402
-from supernet.loaders import Loader  # noqa: E402
-from supernet.transforms import AUGMENT  # noqa: E402
-
-DEFAULT_JPEG = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg"
+DEFAULT_JPEG = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-jpeg"
 #: Training images and evaluation images per epoch of each setting (official split sizes; ImageNet16-120 has
 #: 151,700 training images in its 120 classes) and the input side.
 WORK = {

@@ -1,16 +1,16 @@
-"""Command line of the benchmark generator: ``python -m bench.generate {show,plan,run,merge,build,compare,smoke}``.
+"""Command line of the benchmark generator: ``python -m runners.generate {show,plan,run,merge,build,compare,smoke}``.
 
-    python -m bench.generate show                                   # the presets (schedules, settings, seeds)
-    python -m bench.generate plan ROOT --archs 0..389 --seeds 777 888 999   # write ROOT/plan.json
-    python -m bench.generate run ROOT [--shard 0/4]                 # train the pending jobs here (resumable)
-    python -m bench.generate run ROOT --workers 2                   # ... on a local dask cluster (runners.cluster)
-    python -m bench.generate run ROOT --gpu                         # ... one worker per visible GPU
-    python -m bench.generate run ROOT --scheduler tcp://HOST:8786   # ... on a running dask cluster
-    python -m bench.generate status ROOT [--jobs]                   # done / started / failed / pending (while it runs)
-    python -m bench.generate merge ROOT                             # -> ROOT/benchmark.nbt.npz
-    python -m bench.generate build ROOT --archs resnet ...          # plan + run + merge
-    python -m bench.generate compare ROOT --reference nb201_tss.csv.gz
-    python -m bench.generate smoke ROOT --cells 200                 # toy benchmark on the offline digits
+    python -m runners.generate show                                   # the presets (schedules, settings, seeds)
+    python -m runners.generate plan ROOT --archs 0..389 --seeds 777 888 999   # write ROOT/plan.json
+    python -m runners.generate run ROOT [--shard 0/4]                 # train the pending jobs here (resumable)
+    python -m runners.generate run ROOT --workers 2                   # ... on a local dask cluster (runners.cluster)
+    python -m runners.generate run ROOT --gpu                         # ... one worker per visible GPU
+    python -m runners.generate run ROOT --scheduler tcp://HOST:8786   # ... on a running dask cluster
+    python -m runners.generate status ROOT [--jobs]                   # done / started / failed / pending (while it runs)
+    python -m runners.generate merge ROOT                             # -> ROOT/benchmark.nbt.npz
+    python -m runners.generate build ROOT --archs resnet ...          # plan + run + merge
+    python -m runners.generate compare ROOT --reference nb201_tss.csv.gz
+    python -m runners.generate smoke ROOT --cells 200                 # toy benchmark on the offline digits
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from bench.generate.plan import make_plan, write_plan
 from bench.generate.protocol import SCHEDULES, SEEDS, SETTINGS, override
 from bench.generate.smoke import SMOKE_SETTINGS, smoke_plan
 from bench.generate.status import build_status, format_status
+from runners.cluster import SCHEDULER_ENV
 
 
 def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
@@ -107,8 +108,7 @@ def _run(args: argparse.Namespace, root: Path) -> int:
     """Train the pending jobs of ``root``'s plan, here or on the batch engine; 1 when a job failed."""
     if args.workers is not None and args.workers < 0:
         raise ValueError(f"--workers must be >= 0, got {args.workers}")
-    from runners.cluster import SCHEDULER_ENV
-    from runners.generate import run_jobs  # the batch engine lives with the runners
+    from runners.generate.engine import run_jobs  # torch: only the commands that train pay for it
 
     # In this process unless an engine option asks for workers (--gpu alone: one local worker per GPU).
     scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
@@ -131,7 +131,7 @@ def _log(args: argparse.Namespace):  # noqa: ANN202 - print or None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.generate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m runners.generate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("show", help="print the schedules, settings and seeds")

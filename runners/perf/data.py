@@ -1,6 +1,6 @@
 """How fast the search data loads and batches on this machine (not a test).
 
-    python -m runners.perf_data [--data-dir ../shared/data/cifar10-jpeg] [--device cpu] [--threads N] [--epochs 1]
+    python -m runners.perf.data [--data-dir ../shared/data/cifar10-jpeg] [--device cpu] [--threads N] [--epochs 1]
 
 1. Reading the CIFAR-10 JPEG set (all 60,000 images decoded into memory) from the zip and from the packed npz
    (`supernet.datasets.read_packed_jpeg`; the same pixels), each read cold (the per-process cache cleared), twice.
@@ -23,7 +23,7 @@ from supernet.datasets import JPEG_ARCHIVE, JPEG_PACKED, _read_image_folder, _re
 from supernet.loaders import search_loaders
 from supernet.runtime import describe_device, pick_device
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg"
+DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-jpeg"
 
 
 def read_seconds(source: Path) -> float:
@@ -56,7 +56,7 @@ def epoch_seconds(loader, epoch: int, device: torch.device | None) -> tuple[floa
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runners.perf_data", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m runners.perf.data", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--device", default=None, help="device of the device data path (default: CUDA when present)")
     parser.add_argument("--threads", type=int, default=None)

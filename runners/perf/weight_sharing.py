@@ -1,14 +1,14 @@
 """How fast each weight-sharing searcher's search step runs, beside the original's, and what that means for a full
 search (not a test).
 
-    python -m runners.perf_weight_sharing [--algos all] [--protocol nb201] [--dataset cifar10] [--steps 5]
+    python -m runners.perf.weight_sharing [--algos all] [--protocol nb201] [--dataset cifar10] [--steps 5]
                                           [--warmup 1] [--threads N] [--device cpu] [--no-compare] [--json FILE]
                                           [--option precision=bf16 ...]
 
 For each searcher: its supernet and optimizers at the protocol's size (C=16, N=5, its batch size), then the
 searcher's own ``step`` timed on synthetic batches of the dataset's image shape (the data pipeline is not timed).
 Beside it, in the same process, on the same batches, threads and device, the ORIGINAL's step: xautodl's supernet
-of the searcher driven as NB201's script drives it (`runners.xautodl_steps`), alternating with ours step by step so
+of the searcher driven as NB201's script drives it (`runners.perf.xautodl_steps`), alternating with ours step by step so
 that both see the same machine load. A step that trains a sampled cell (SETN's and RANDOM-NAS' weight step, ENAS'
 shared step) trains the same cell on both sides, and GDAS draws its Gumbel noise from the same random state on both
 sides (a path's cost depends on its ops). ``ratio`` = xautodl's median s/step over ours; ``(min)`` = the same of
@@ -53,11 +53,11 @@ import torch
 
 from algos import WEIGHT_SHARING_SEARCHERS, SearchContext, get_searcher
 from algos.base import parse_assignments
+from algos.oneshot import Batch, OneShotRun, OneShotSearcher
 from bench import Benchmark
 from runners.plan import UsageError, parse_options
 from search_space import Arch
 from supernet.runtime import describe_device, pick_device, seed_everything
-from supernet.search import Batch, OneShotRun, OneShotSearcher
 
 #: Images on each side of the search (PROTOCOLS.md 1.2): weight split, architecture (valid) split; input side.
 SPLIT_SIZES: dict[str, tuple[int, int, int, int]] = {
@@ -196,7 +196,7 @@ def measure(name: str, protocol: str = "nb201", dataset: str = "cifar10", steps:
     classes = SPLIT_SIZES[dataset][3]
     reference = None
     if compare:
-        from runners.xautodl_steps import reference_step
+        from runners.perf.xautodl_steps import reference_step
 
         reference = reference_step(name, cfg, classes, device, alpha=run.network.alpha.detach())
     pairs = [(batch(cfg.batch_size), batch(cfg.batch_size)) for _ in range(2)]
@@ -337,7 +337,7 @@ EPOCH_TIMERS.update({"setn": _setn_epoch, "random-nas": _random_nas_epoch, "enas
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runners.perf_weight_sharing", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m runners.perf.weight_sharing", description=__doc__.split("\n")[0])
     parser.add_argument("--algos", default="all", help=f"comma-separated; 'all' = {','.join(WEIGHT_SHARING_SEARCHERS)}")
     parser.add_argument("--protocol", default="nb201", choices=("nb201", "nats"))
     parser.add_argument("--dataset", default="cifar10", choices=tuple(SPLIT_SIZES))
@@ -367,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = pick_device(args.device)
     compare = not args.no_compare
     if compare:
-        from runners.xautodl_steps import available
+        from runners.perf.xautodl_steps import available
 
         if not available():
             print("note: xautodl is not installed (requirements-nodeps.txt); timing ours alone")

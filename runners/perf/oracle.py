@@ -1,6 +1,6 @@
 """How fast the benchmark oracle loads and answers: prints figures against the targets (not a test).
 
-    python -m runners.perf_oracle [--bench SOURCE] [--scalar N] [--vector N]
+    python -m runners.perf.oracle [--bench SOURCE] [--scalar N] [--vector N]
 
 The load is measured in a fresh Python process (imports timed apart from the load) reading the table file (the
 shipped one for the default, the cached import for other sources, as every run after the first does); its peak
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 TARGETS = {"load_s": 0.3, "peak_rss_mb": 150.0, "scalar_us": 5.0, "vector_1e6_s": 0.1}
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Runs in the fresh process: time the imports, then the load, then report the peak RSS of the whole process.
 _CHILD = r"""
@@ -78,7 +78,7 @@ def measure_queries(source: str, n_scalar: int, n_vector: int) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runners.perf_oracle", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m runners.perf.oracle", description=__doc__.splitlines()[0])
     parser.add_argument("--bench", metavar="SOURCE", default="default",
                         help="benchmark source (default: the embedded default, bench/data/nb201_tss.nbt.npz)")
     parser.add_argument("--scalar", type=int, default=200_000, help="scalar queries to time")

@@ -3,8 +3,8 @@
 ``xautodl==1.0.0`` (the AutoDL-Projects package, requirements-nodeps.txt) ships the NAS-Bench-201 search models
 (``get_cell_based_tiny_net``: TinyNetworkDarts, TinyNetworkGDAS, TinyNetworkSETN, TinyNetworkENAS,
 TinyNetworkRANDOM). The per-step rules below drive them the way NB201's search scripts do (PROTOCOLS.md section 2),
-written here from that description (no code of the scripts is copied), so that `runners.perf_weight_sharing` and
-`runners.device_check` can time the original's step beside ours on the same batches, threads and device:
+written here from that description (no code of the scripts is copied), so that `runners.perf.weight_sharing` and
+`runners.perf.device_check` can time the original's step beside ours on the same batches, threads and device:
 
 - DARTS-V1 / GDAS: SGD step of the weights on the weight batch (grad norm clipped to 5), then an Adam step of the
   architecture parameters on the architecture batch; GDAS at tau = 10 (its first epoch).
@@ -31,8 +31,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from algos.oneshot_protocol import OneShotConfig
 from search_space import Arch
-from supernet.protocol import OneShotConfig
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 #: One step of the original on (weight batch, architecture batch, the cell a path step trains or None: its own draw).

@@ -1,6 +1,6 @@
 """The prepared device check (issue 12): what one short GPU window must measure, in one command that fits it.
 
-    python -m runners.device_check OUT [--device cuda] [--data PATH] [--bench PATH] [--budget-s 540] [--seed 1]
+    python -m runners.perf.device_check OUT [--device cuda] [--data PATH] [--bench PATH] [--budget-s 540] [--seed 1]
                                        [--resume DIR] [--search-epochs N] [--smoke]
 
 Phases, in order; each one's figures are written to OUT as soon as it ends, so what it measured comes back even if
@@ -17,7 +17,7 @@ the command is killed at its time limit:
    and the controller's log-probability and entropy of that cell. Then DARTS-V1 with CUDA graphs against eager on
    the device, 4 steps (the same kernels: expected bit for bit).
 3. ``throughput``: each searcher's step at the protocol's full size, ours and xautodl's side by side on the same
-   batches and cells (`runners.perf_weight_sharing.measure`), with the projected full-search hours; then DARTS-V1
+   batches and cells (`runners.perf.weight_sharing.measure`), with the projected full-search hours; then DARTS-V1
    and SETN with CUDA graphs, DARTS-V1 contiguous (not channels-last) and under tf32 / bf16 (ours only); then 2
    and 4 DARTS-V1 searches sharing the GPU (separate processes, as the batch engine's workers): steps per second
    in all against one search alone.
@@ -50,7 +50,7 @@ On a lent GPU, the coordinator's call. First, here: ``make device-check-prepare`
 figures as a table file, which loads with numpy alone; to continue an earlier run's search, copy its
 ``search-state.*`` files into ``.gpu/state/``). Then one call of the device tool's ``run`` with
 
-    command:   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; PYTHONUNBUFFERED=1 python3 -m runners.device_check "$OUT" --device cuda --budget-s 540
+    command:   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; PYTHONUNBUFFERED=1 python3 -m runners.perf.device_check "$OUT" --device cuda --budget-s 540
     carry:     [".whl", ".gpu"]
     timeout_s: 600
 
@@ -86,7 +86,7 @@ from typing import Any
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 #: Where `make device-check-prepare` puts what the GPU machine needs (an ignored folder that travels with `carry`).
 GPU_DIR = REPO / ".gpu"
 SHARED = REPO.parent / "shared" / "data"
@@ -173,7 +173,7 @@ class Report:
 # --- 1. environment ------------------------------------------------------------------------------------------------
 def environment(device: torch.device, argv: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "command": " ".join(shlex.quote(a) for a in ["python", "-m", "runners.device_check", *argv]),
+        "command": " ".join(shlex.quote(a) for a in ["python", "-m", "runners.perf.device_check", *argv]),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "python": sys.version.split()[0],
         "torch": torch.__version__, "numpy": np.__version__, "platform": platform.platform(),
         "cpus": os.cpu_count(), "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
@@ -211,7 +211,7 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def _small_config(name: str, **extra: Any) -> Any:
     from algos import get_searcher
-    from supernet.protocol import smoke
+    from algos.oneshot_protocol import smoke
 
     cls = get_searcher(name)
     return cls, smoke(cls.PRESETS["nb201"], **{"channels": 8, "cells": 1, "batch_size": 16, "test_batch_size": 16,
@@ -222,7 +222,7 @@ def one_step(name: str, device: torch.device, seed: int, bench: Any, options: di
              steps: int = 1) -> dict[str, Any]:
     """Everything one step of ``name`` at a small size changes, moved to the CPU (see `agreement`)."""
     from algos import SearchContext
-    from runners.perf_weight_sharing import SyntheticData
+    from runners.perf.weight_sharing import SyntheticData
     from supernet.runtime import seed_everything
 
     cls, cfg = _small_config(name)
@@ -327,8 +327,8 @@ def agreement(report: Report, device: torch.device, seed: int, bench: Any, budge
 # --- 3. throughput -------------------------------------------------------------------------------------------------
 def throughput(report: Report, device: torch.device, bench: Any, budget: Budget, cap_s: float, smoke: bool,
                graphs_ok: bool, bench_path: str | None = None) -> dict[str, Any]:
-    from runners.perf_weight_sharing import measure, targets
-    from runners.xautodl_steps import available
+    from runners.perf.weight_sharing import measure, targets
+    from runners.perf.xautodl_steps import available
 
     t0 = time.monotonic()
     compare = available()
@@ -386,7 +386,7 @@ def _steps_worker(args: tuple[Any, ...]) -> tuple[int, float]:
     name, device, options, seconds, barrier, threads, bench_path, overrides = args
     torch.set_num_threads(threads)
     from bench import Benchmark
-    from runners.perf_weight_sharing import prepare, steps_for
+    from runners.perf.weight_sharing import prepare, steps_for
 
     prepared = prepare(name, device=torch.device(device), overrides=overrides, options=options,
                        bench=Benchmark.load(bench_path) if bench_path else None)
@@ -468,7 +468,7 @@ def _gen_worker(args: tuple[Any, ...]) -> dict[str, Any]:
 def bench_gen(report: Report, device: torch.device, data_dir: str | None, budget: Budget, cap_s: float,
               smoke: bool) -> dict[str, Any]:
     from bench.generate.plan import RESNET_INDEX
-    from runners.perf_train import WORK
+    from runners.perf.train import WORK
     from search_space import NUM_ARCHS, Arch
     from supernet import flops, flops_counts
 
@@ -605,8 +605,8 @@ def import_state(source: Path, run_dir: Path) -> int | None:
 def search(report: Report, device: torch.device, data_dir: str | None, bench: Any, seed: int, budget: Budget,
            smoke: bool, execution: dict[str, Any], resume: Path | None, max_epochs: int | None) -> dict[str, Any]:
     from algos import SearchContext, get_searcher
+    from algos.oneshot_protocol import smoke as smoke_config
     from supernet.checkpoint import checkpoint_path
-    from supernet.protocol import smoke as smoke_config
 
     cls = get_searcher("darts-v1")
     cfg = cls.PRESETS["nb201"]
@@ -755,7 +755,7 @@ def _default(path: str | None, *candidates: Path) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m runners.device_check", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m runners.perf.device_check", description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path, help="output folder (at most 8 small files are written there)")
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu (default cuda)")
     parser.add_argument("--data", default=None, help="the packed JPEG set (default: .gpu/ or ../shared/data)")

@@ -6,7 +6,7 @@ from the official files. For each table it prints the best of three fresh-proces
 by the load). For the table with curves it also prints the first access to one curve (read plus checksum) and
 the cost of a later access. The figures are printed, not tested.
 
-    .venv/bin/python -m runners.perf_table [--repeats 3]
+    .venv/bin/python -m runners.perf.table [--repeats 3]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CURVE = "cifar100/x-valid@12"
 
 _CHILD = r"""
@@ -64,7 +64,7 @@ def measure(path: Path, curve: str, repeats: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runners.perf_table", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m runners.perf.table", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
