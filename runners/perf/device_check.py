@@ -617,7 +617,7 @@ def search(report: Report, device: torch.device, data_dir: str | None, bench: An
     if not smoke:
         options.update(data="cifar10-jpeg", data_dir=data_dir)
     out: dict[str, Any] = {"algorithm": "darts-v1", "protocol": "nb201", "dataset": "cifar10", "seed": seed,
-                           "data": "smoke digits (SMOKE RUN)" if smoke else "CIFAR-10 as JPEG (packed), seeded split",
+                           "data": "smoke digits (SMOKE RUN)" if smoke else "CIFAR-10 as JPEG (packed), official split",
                            "epochs": cfg.epochs, "size": cfg.size, "options": options, "epochs_done": 0}
     run_dir = Path(tempfile.mkdtemp(prefix="device-check-search-"))
     resumed = import_state(resume, run_dir) if resume is not None else None
