@@ -175,12 +175,12 @@ device-check: $(STAMP)  ## GPU check: agreement, step throughput vs xautodl, ben
 	$(PY) -m runners.perf.device_check "$(CHECK_OUT)" --device "$(or $(DEVICE),cuda)" --budget-s "$(CHECK_BUDGET)"
 
 # What the GPU machine lacks travels in two ignored folders: .whl/ (the xautodl wheel for its Python 3.12) and .gpu/
-# (the packed JPEG set, and the published NB201 figures as a table file, which loads with numpy alone).
+# (the packed JPEG set); the published NB201 figures are the embedded default (bench/data/), which loads with numpy
+# alone.
 WHEEL_PLATFORMS = --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
 device-check-prepare: $(STAMP)  ## fill .whl/ and .gpu/ for the GPU machine (needs ../shared and PyPI)
 	mkdir -p .whl .gpu
 	install -m 644 ../shared/data/cifar10-jpeg/cifar10-jpeg-packed.npz .gpu/
-	$(PY) -m bench convert ../shared/data/nb201/nb201_tss.csv.gz .gpu/nb201.nbt.npz
 	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 		$(WHEEL_PLATFORMS) -d .whl -r requirements-nodeps.txt
 

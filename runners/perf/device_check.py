@@ -46,8 +46,8 @@ numpy and the standard library, plus xautodl (a pure-Python wheel, carried) for 
 check of this module.
 
 On a lent GPU, the coordinator's call. First, here: ``make device-check-prepare`` (fills the ignored folders
-``.whl/`` with the xautodl wheel for Python 3.12 and ``.gpu/`` with the packed JPEG set and the published NB201
-figures as a table file, which loads with numpy alone; to continue an earlier run's search, copy its
+``.whl/`` with the xautodl wheel for Python 3.12 and ``.gpu/`` with the packed JPEG set; the published NB201
+figures travel with the repository as the embedded default, which loads with numpy alone; to continue an earlier run's search, copy its
 ``search-state.*`` files into ``.gpu/state/``). Then one call of the device tool's ``run`` with
 
     command:   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; PYTHONUNBUFFERED=1 python3 -m runners.perf.device_check "$OUT" --device cuda --budget-s 540
@@ -760,7 +760,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu (default cuda)")
     parser.add_argument("--data", default=None, help="the packed JPEG set (default: .gpu/ or ../shared/data)")
     parser.add_argument("--bench", default=None, help="benchmark source for the derived cells' figures (default: "
-                                                      ".gpu/nb201.nbt.npz, else ../shared/data/nb201's CSV)")
+                                                      "the embedded default, bench/data/)")
     parser.add_argument("--budget-s", type=float, default=540.0, help="wall-clock seconds for everything (540)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the DARTS-V1 search (1)")
     parser.add_argument("--resume", type=Path, default=None,
@@ -788,14 +788,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.log(f"device check on {report.figures['environment'].get('gpu', device)}; budget {args.budget_s:.0f} s; "
                f"phases {', '.join(phases)}")
     data = _default(args.data, GPU_DIR / "cifar10-jpeg-packed.npz", SHARED / "cifar10-jpeg" / "cifar10-jpeg-packed.npz")
-    bench_path = _default(args.bench, GPU_DIR / "nb201.nbt.npz", SHARED / "nb201" / "nb201_tss.csv.gz")
+    bench_path = args.bench
     resume = args.resume if args.resume is not None else (GPU_DIR / "state" if (GPU_DIR / "state").is_dir() else None)
     if not args.smoke and data is None:
         parser.error("the packed JPEG set was not found: pass --data PATH (make device-check-prepare copies it to .gpu/)")
     from bench import Benchmark
 
     bench = Benchmark.load(bench_path) if bench_path else Benchmark.load()
-    report.set("inputs", {"data": data, "bench": bench_path, "resume": None if resume is None else str(resume)})
+    report.set("inputs", {"data": data, "bench": bench_path or bench.source, "resume": None if resume is None else str(resume)})
     figures = report.figures
 
     def phase(name: str, limit: float, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
