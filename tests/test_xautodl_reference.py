@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from copy import deepcopy
 from types import SimpleNamespace
 
 import numpy as np
@@ -44,6 +43,7 @@ from xautodl.models.cell_searchs.genotypes import Structure
 from algos import SearchContext, get_searcher
 from algos.oneshot import supernet_config
 from algos.setn import top_k_by_log_prob
+from runners.perf.xautodl_steps import structure, unrolled_alpha_grad
 from search_space import EDGES, NUM_EDGES, NUM_OPS, OPS, Arch
 from supernet import Cell, Supernet, build_network, count_parameters, urs_arch
 from supernet.controller import Controller
@@ -120,10 +120,6 @@ def twins(era: str, kind: type = TinyNetworkDarts, seed: int = 0, **kw) -> tuple
     state.setdefault("alpha", ours.alpha.detach())  # ENAS' supernet has no alpha; ours always has one
     ours.load_state_dict(state, strict=True)
     return ref, ours
-
-
-def structure(arch: Arch) -> Structure:
-    return Structure.str2structure(str(arch))
 
 
 def batch(seed: int, n: int = 6, side: int = 8, classes: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
@@ -291,46 +287,6 @@ def test_gdas_hard_gumbel_forward_and_alpha_gradient_match(era, tau):
 
 
 # --- DARTS-V2 ------------------------------------------------------------------------------------------------------
-def script_unrolled_alpha_grad(model: nn.Module, names: list[str], base, arch, w_opt, r: float = 0.01):
-    """The scripts' ``backward_step_unrolled``, from PROTOCOLS.md section 2: a virtual SGD step (buffer x momentum,
-    gradient, weight decay) loaded into a deep copy of the network, the valid loss's gradients there, then a central
-    difference of the train loss's alpha gradient with the real weights moved in place by +-R v and put back."""
-    crit = nn.CrossEntropyLoss()
-    weights = [model.get_parameter(n) for n in names]
-    group = w_opt.param_groups[0]
-    lr, wd, momentum = group["lr"], group["weight_decay"], group["momentum"]
-    loss = crit(model(base[0])[1], base[1])
-    with torch.no_grad():
-        theta = torch.cat([w.reshape(-1) for w in weights])
-        buffers = [w_opt.state[w].get("momentum_buffer") for w in weights]
-        moment = (torch.cat([b.reshape(-1) for b in buffers]) * momentum if all(b is not None for b in buffers)
-                  else torch.zeros_like(theta))
-    dtheta = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, weights)]) + wd * theta
-    with torch.no_grad():
-        virtual = theta - lr * (moment + dtheta)
-    unrolled = deepcopy(model)
-    state, offset = unrolled.state_dict(), 0
-    for n, w in zip(names, weights, strict=True):
-        state[n] = virtual[offset: offset + w.numel()].view_as(w)
-        offset += w.numel()
-    unrolled.load_state_dict(state)
-    unrolled.zero_grad()
-    crit(unrolled(arch[0])[1], arch[1]).backward()
-    d_alpha = unrolled.arch_parameters.grad.clone()
-    vector = [unrolled.get_parameter(n).grad for n in names]
-    R = r / torch.cat([v.reshape(-1) for v in vector]).norm()
-    grads = []
-    for sign in (1.0, -2.0):
-        with torch.no_grad():
-            for w, v in zip(weights, vector, strict=True):
-                w.add_(v, alpha=sign * float(R))
-        grads.append(torch.autograd.grad(crit(model(base[0])[1], base[1]), [model.arch_parameters])[0])
-    with torch.no_grad():
-        for w, v in zip(weights, vector, strict=True):
-            w.add_(v, alpha=float(R))
-    return d_alpha - lr * (grads[0] - grads[1]) / (2 * R), d_alpha
-
-
 @pytest.mark.parametrize("era", ERAS)
 def test_darts_v2_steps_match_the_scripts_on_xautodls_supernet(era):
     """Two whole DARTS-V2 steps of our searcher against the scripts' procedure on xautodl's supernet, in the era's
@@ -375,7 +331,9 @@ def test_darts_v2_steps_match_the_scripts_on_xautodls_supernet(era):
 
     def ref_alpha_step(base, arch) -> torch.Tensor:
         a_opt.zero_grad()
-        d_alpha, first_order = script_unrolled_alpha_grad(ref, names, base, arch, w_opt, cfg.unroll_r)
+        # the scripts' backward_step_unrolled, as runners.perf.xautodl_steps times it
+        (d_alpha,), (first_order,) = unrolled_alpha_grad(ref, weights, [ref.arch_parameters], w_opt, crit, base, arch,
+                                                         cfg.unroll_r)
         ref.arch_parameters.grad = d_alpha.clone()
         a_opt.step()
         # the second-order term is far above the tolerance: a first-order step would fail the comparison

@@ -116,7 +116,7 @@ def reference_step(name: str, cfg: OneShotConfig, num_classes: int, device: torc
             arch_step(*arch)
     elif name == "darts-v2":
         def step(base: Batch, arch: Batch, cell: Arch | None = None) -> None:
-            _unrolled_arch_step(net, weights, w_opt, a_opt, criterion, base, arch)
+            _unrolled_arch_step(net, weights, w_opt, a_opt, criterion, base, arch, cfg.unroll_r)
             weight_step(*base)
     elif name == "setn":
         def step(base: Batch, arch: Batch, cell: Arch | None = None) -> None:
@@ -143,18 +143,23 @@ def reference_step(name: str, cfg: OneShotConfig, num_classes: int, device: torc
     return step
 
 
-def _unrolled_arch_step(net: nn.Module, weights: list[nn.Parameter], w_opt: torch.optim.Optimizer,
-                        a_opt: torch.optim.Optimizer, criterion: nn.Module, base: Batch, arch: Batch) -> None:
-    """DARTS-V2's architecture update as the original takes it: virtual step on a copy, then the finite-difference
-    Hessian-vector product on the real weights perturbed in place."""
-    net.train()
+def unrolled_alpha_grad(net: nn.Module, weights: list[nn.Parameter], alphas: list[nn.Parameter],
+                        w_opt: torch.optim.Optimizer, criterion: nn.Module, base: Batch, arch: Batch, r: float = 0.01
+                        ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """DARTS-V2's alpha gradient as the original computes it (PROTOCOLS.md section 2, ``backward_step_unrolled``): a
+    virtual SGD step of ``weights`` (gradient, weight decay, momentum buffer x momentum, at ``w_opt``'s first group's
+    rate) loaded into a deep copy of ``net``, the architecture loss's gradients there, then the central difference of
+    the weight loss's alpha gradient with the real weights moved in place by +-R v (R = r / ||v||) and put back.
+    Returns (each alpha's gradient, its first-order part); nothing of ``net`` or the optimizers is changed."""
     group = w_opt.param_groups[0]
     lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
     _, logits = net(base[0])
     grads = torch.autograd.grad(criterion(logits, base[1]), weights, allow_unused=True)
+    names = {id(p): n for n, p in net.named_parameters()}
     unrolled: Any = copy.deepcopy(net)
+    twins = [unrolled.get_parameter(names[id(p)]) for p in weights]
     with torch.no_grad():
-        for p, q, g in zip(weights, _weights(unrolled), grads, strict=True):
+        for p, q, g in zip(weights, twins, grads, strict=True):
             buf = w_opt.state.get(p, {}).get("momentum_buffer")
             step = (torch.zeros_like(p) if g is None else g) + wd * p
             if buf is not None:
@@ -163,10 +168,9 @@ def _unrolled_arch_step(net: nn.Module, weights: list[nn.Parameter], w_opt: torc
     unrolled.zero_grad()
     _, logits = unrolled(arch[0])
     criterion(logits, arch[1]).backward()
-    d_alpha = [a.grad.detach().clone() for a in unrolled.get_alphas()]
-    vector = [torch.zeros_like(q) if q.grad is None else q.grad.detach() for q in _weights(unrolled)]
-    r = 0.01 / torch.cat([v.reshape(-1) for v in vector]).norm()
-    alphas = net.get_alphas()
+    d_alpha = [unrolled.get_parameter(names[id(a)]).grad.detach().clone() for a in alphas]
+    vector = [torch.zeros_like(q) if q.grad is None else q.grad.detach() for q in twins]
+    radius = r / torch.cat([v.reshape(-1) for v in vector]).norm()
 
     def alpha_grads() -> list[torch.Tensor]:
         _, out = net(base[0])
@@ -174,19 +178,31 @@ def _unrolled_arch_step(net: nn.Module, weights: list[nn.Parameter], w_opt: torc
 
     with torch.no_grad():
         for p, v in zip(weights, vector, strict=True):
-            p.add_(v, alpha=float(r))
+            p.add_(v, alpha=float(radius))
     g_plus = alpha_grads()
     with torch.no_grad():
         for p, v in zip(weights, vector, strict=True):
-            p.sub_(v, alpha=2 * float(r))
+            p.sub_(v, alpha=2 * float(radius))
     g_minus = alpha_grads()
     with torch.no_grad():
         for p, v in zip(weights, vector, strict=True):
-            p.add_(v, alpha=float(r))
+            p.add_(v, alpha=float(radius))
+    total = [da - lr * (gp - gm) / (2 * radius) for da, gp, gm in zip(d_alpha, g_plus, g_minus, strict=True)]
+    return total, d_alpha
+
+
+def _unrolled_arch_step(net: nn.Module, weights: list[nn.Parameter], w_opt: torch.optim.Optimizer,
+                        a_opt: torch.optim.Optimizer, criterion: nn.Module, base: Batch, arch: Batch, r: float
+                        ) -> None:
+    """DARTS-V2's architecture update as the original takes it: `unrolled_alpha_grad`, then Adam's step."""
+    net.train()
+    alphas = net.get_alphas()
+    total, _ = unrolled_alpha_grad(net, weights, alphas, w_opt, criterion, base, arch, r)
     a_opt.zero_grad()
-    for a, da, gp, gm in zip(alphas, d_alpha, g_plus, g_minus, strict=True):
-        a.grad = da - lr * (gp - gm) / (2 * r)
+    for a, g in zip(alphas, total, strict=True):
+        a.grad = g
     a_opt.step()
 
 
-__all__ = ["XAUTODL_MODELS", "ReferenceStep", "available", "build_model", "reference_step"]
+__all__ = ["XAUTODL_MODELS", "ReferenceStep", "available", "build_model", "reference_step", "structure",
+           "unrolled_alpha_grad"]
