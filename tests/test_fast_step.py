@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from algos import SearchContext, get_searcher
+from algos import WEIGHT_SHARING_SEARCHERS, SearchContext, get_searcher
 from algos.oneshot import Execution, Meter, OneShotRun
 from algos.oneshot_protocol import smoke
 from search_space import Arch
@@ -24,7 +24,7 @@ from supernet.graphs import PassGraphs
 from supernet.loaders import search_loaders
 from supernet.runtime import seed_everything
 
-SEARCHERS = ("darts-v1", "darts-v2", "gdas", "setn", "enas", "random-nas")
+SEARCHERS = tuple(WEIGHT_SHARING_SEARCHERS)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

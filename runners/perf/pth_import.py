@@ -61,8 +61,9 @@ from pathlib import Path
 
 import numpy as np
 
+from search_space import NUM_ARCHS
+
 ROOT = Path(__file__).resolve().parents[2]
-NUM_ARCHS = 15625
 REAL_FILE_BYTES = 4.7e9
 #: v1.1's trials per cell on the 200-epoch schedule: 2,225 once, 5,439 twice, 7,961 three times.
 TRIALS_SHARE = (2225 / NUM_ARCHS, 5439 / NUM_ARCHS, 7961 / NUM_ARCHS)
