@@ -86,11 +86,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from algos import WEIGHT_SHARING_SEARCHERS
+
 REPO = Path(__file__).resolve().parents[2]
 #: Where `make device-check-prepare` puts what the GPU machine needs (an ignored folder that travels with `carry`).
 GPU_DIR = REPO / ".gpu"
 SHARED = REPO.parent / "shared" / "data"
-SEARCHERS = ("darts-v1", "darts-v2", "gdas", "setn", "enas", "random-nas")
 #: Pieces of the search checkpoint (a file coming back from the device is at most 16 MiB).
 STATE_PREFIX = "search-state."
 STATE_PIECE = 15 * 2**20
@@ -209,13 +210,12 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return diff / ref if ref > 0 else diff
 
 
-def _small_config(name: str, **extra: Any) -> Any:
+def _small_config(name: str) -> Any:
     from algos import get_searcher
     from algos.oneshot_protocol import smoke
 
     cls = get_searcher(name)
-    return cls, smoke(cls.PRESETS["nb201"], **{"channels": 8, "cells": 1, "batch_size": 16, "test_batch_size": 16,
-                                               "candidates": 3, **extra})
+    return cls, smoke(cls.PRESETS["nb201"], channels=8, cells=1, batch_size=16, test_batch_size=16, candidates=3)
 
 
 def one_step(name: str, device: torch.device, seed: int, bench: Any, options: dict[str, Any] | None = None,
@@ -287,15 +287,14 @@ def compare_steps(a: dict[str, Any], b: dict[str, Any], finite_difference: bool 
     return {"ok": ok, "errors": errs, "tolerances": tolerances}
 
 
-def agreement(report: Report, device: torch.device, seed: int, bench: Any, budget: Budget, cap_s: float
-              ) -> dict[str, Any]:
+def agreement(report: Report, device: torch.device, seed: int, bench: Any, budget: Budget) -> dict[str, Any]:
     cpu = torch.device("cpu")
     t0 = time.monotonic()
     out: dict[str, Any] = {"tolerances": {"loss": TOL_LOSS, "updates_and_gradients": TOL_GRAD,
                                           "darts_v2_alpha_grad": TOL_FINITE_DIFFERENCE},
                            "size": "C=8, N=1, batch 16, 32x32, 10 classes, fp32 (TF32 off)", "searchers": {}}
-    for name in SEARCHERS:
-        if time.monotonic() - t0 > cap_s or budget.left() < RESERVE_S:
+    for name in WEIGHT_SHARING_SEARCHERS:
+        if budget.left() < RESERVE_S:
             out["searchers"][name] = {"skipped": "budget"}
             continue
         try:
@@ -308,7 +307,7 @@ def agreement(report: Report, device: torch.device, seed: int, bench: Any, budge
         worst = max(res.get("errors", {"error": math.inf}).values())
         report.log(f"agreement {name}: {'ok' if res['ok'] else 'FAILED'} (largest relative error {worst:.2e})"
                    + (f" {res['error']}" if "error" in res else ""))
-    if device.type == "cuda" and time.monotonic() - t0 < cap_s:
+    if device.type == "cuda":
         try:
             eager = one_step("darts-v1", device, seed, bench, steps=4)
             graphs = one_step("darts-v1", device, seed, bench, {"cuda_graphs": 1}, steps=4)
@@ -325,8 +324,8 @@ def agreement(report: Report, device: torch.device, seed: int, bench: Any, budge
 
 
 # --- 3. throughput -------------------------------------------------------------------------------------------------
-def throughput(report: Report, device: torch.device, bench: Any, budget: Budget, cap_s: float, smoke: bool,
-               graphs_ok: bool, bench_path: str | None = None) -> dict[str, Any]:
+def throughput(report: Report, device: torch.device, bench: Any, budget: Budget, smoke: bool, graphs_ok: bool,
+               bench_path: str | None = None) -> dict[str, Any]:
     from runners.perf.weight_sharing import measure, targets
     from runners.perf.xautodl_steps import available
 
@@ -337,8 +336,8 @@ def throughput(report: Report, device: torch.device, bench: Any, budget: Budget,
     rows: list[dict[str, Any]] = []
     out: dict[str, Any] = {"compare_xautodl": compare, "steps": steps, "warmup": warmup, "rows": rows,
                            "variants": []}
-    for name in SEARCHERS:
-        if time.monotonic() - t0 > cap_s or budget.left() < RESERVE_S:
+    for name in WEIGHT_SHARING_SEARCHERS:
+        if budget.left() < RESERVE_S:
             rows.append({"algo": name, "skipped": "budget"})
             continue
         try:
@@ -355,7 +354,7 @@ def throughput(report: Report, device: torch.device, bench: Any, budget: Budget,
     if device.type == "cuda" and graphs_ok:
         variants = [("darts-v1", {"cuda_graphs": 1}), ("setn", {"cuda_graphs": 1}), *variants]
     for name, options in variants:
-        if time.monotonic() - t0 > cap_s or budget.left() < RESERVE_S:
+        if budget.left() < RESERVE_S:
             out["variants"].append({"algo": name, "options": options, "skipped": "budget"})
             continue
         try:
@@ -370,7 +369,7 @@ def throughput(report: Report, device: torch.device, bench: Any, budget: Budget,
         report.set("throughput", out)
     single = next((r for r in rows if r.get("algo") == "darts-v1" and "step_s" in r), None)
     if single is not None and (device.type == "cuda" or smoke):
-        out["shared"] = shared_device(report, device, bench_path, {}, smoke, single["step_s"],
+        out["shared"] = shared_device(report, device, bench_path, smoke, single["step_s"],
                                       counts=(2,) if smoke else (2, 4))
         report.set("throughput", out)
     out["targets"] = [] if smoke else targets([r for r in rows if "step_s" in r]
@@ -383,19 +382,20 @@ def throughput(report: Report, device: torch.device, bench: Any, budget: Budget,
 
 def _steps_worker(args: tuple[Any, ...]) -> tuple[int, float]:
     """One of several searches sharing the device (a separate process): build, warm up, wait for the others, step."""
-    name, device, options, seconds, barrier, threads, bench_path, overrides = args
+    name, device, seconds, barrier, threads, bench_path, overrides = args
     torch.set_num_threads(threads)
     from bench import Benchmark
     from runners.perf.weight_sharing import prepare, steps_for
 
-    prepared = prepare(name, device=torch.device(device), overrides=overrides, options=options,
+    prepared = prepare(name, device=torch.device(device), overrides=overrides,
                        bench=Benchmark.load(bench_path) if bench_path else None)
     return steps_for(prepared, seconds, start=lambda: barrier.wait(timeout=300))
 
 
-def shared_device(report: Report, device: torch.device, bench_path: str | None, options: dict[str, Any],
-                  smoke: bool, single_step_s: float, counts: Sequence[int] = (2, 4)) -> list[dict[str, Any]]:
-    """DARTS-V1 searches sharing the device, k processes at once: steps per second in all against one alone."""
+def shared_device(report: Report, device: torch.device, bench_path: str | None, smoke: bool, single_step_s: float,
+                  counts: Sequence[int] = (2, 4)) -> list[dict[str, Any]]:
+    """DARTS-V1 searches sharing the device (default execution options), k processes at once: steps per second in
+    all against one alone."""
     overrides = {"channels": "4", "cells": "1", "batch_size": "16"} if smoke else {}
     seconds = 2.0 if smoke else 10.0
     out = []
@@ -404,12 +404,12 @@ def shared_device(report: Report, device: torch.device, bench_path: str | None, 
         threads = max(1, (os.cpu_count() or 1) // k)
         with ctx.Manager() as manager, ctx.Pool(k) as pool:
             barrier = manager.Barrier(k)
-            res = pool.map(_steps_worker, [("darts-v1", str(device), options, seconds, barrier, threads, bench_path,
+            res = pool.map(_steps_worker, [("darts-v1", str(device), seconds, barrier, threads, bench_path,
                                             overrides)] * k)
         rate = sum(n / t for n, t in res)
-        out.append({"searches": k, "options": options, "steps_per_s_total": rate,
+        out.append({"searches": k, "steps_per_s_total": rate,
                     "speedup_vs_one": rate * single_step_s, "steps": [n for n, _ in res]})
-        report.log(f"{k} DARTS-V1 searches sharing {device} ({options or 'defaults'}): {rate:.1f} steps/s in all, "
+        report.log(f"{k} DARTS-V1 searches sharing {device}: {rate:.1f} steps/s in all, "
                    f"{rate * single_step_s:.2f}x one search alone")
     return out
 
@@ -817,11 +817,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         graphs_ok = False
         if "agreement" in phases:
             agr = phase("agreement", PHASE_SHARE["agreement"] * args.budget_s,
-                        lambda: agreement(report, device, args.seed, bench, budget, math.inf))
+                        lambda: agreement(report, device, args.seed, bench, budget))
             graphs_ok = bool(agr.get("cuda_graphs", {}).get("ok"))
         if "throughput" in phases:
             phase("throughput", PHASE_SHARE["throughput"] * args.budget_s,
-                  lambda: throughput(report, device, bench, budget, math.inf, args.smoke, graphs_ok, bench_path))
+                  lambda: throughput(report, device, bench, budget, args.smoke, graphs_ok, bench_path))
         if "bench_gen" in phases:
             phase("bench_gen", PHASE_SHARE["bench_gen"] * args.budget_s,
                   lambda: bench_gen(report, device, data, budget, PHASE_SHARE["bench_gen"] * args.budget_s,
