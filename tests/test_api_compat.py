@@ -409,13 +409,21 @@ def test_nb201_readme_on_a_built_benchmark(smoke_root: Path) -> None:
     assert set(got["cost_metrics"]) >= {"flops", "params", "latency", "T-train@epoch", "T-train@total"}
     assert list(got["results"]) == [777, 888]  # the build records its seeds
     weights = got["weights"]
-    assert sorted(weights) == [777, 888]
-    net = get_cell_based_tiny_net(api.get_net_config(3, "cifar10"))
+    assert sorted(weights) == [777, 888] and next(iter(weights)) == 777  # the README loads the first: seed 777's
+    config = api.get_net_config(3, "cifar10")
+    net = get_cell_based_tiny_net(config)
     net.load_state_dict(next(iter(weights.values())))  # the README's last step: the trained network
     assert api.get_net_param(3, "cifar10", 888, hp="12").keys() == weights[888].keys()
     import torch
 
-    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), weights[777].values(), strict=True))
+    # the trained network runs: finite logits of the dataset's classes, other than a freshly initialised one's
+    x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    fresh = get_cell_based_tiny_net(config)
+    net.eval(), fresh.eval()
+    with torch.no_grad():
+        logits = net(x)
+        assert logits.shape == (4, config["num_classes"]) == (4, 10) and torch.isfinite(logits).all()
+        assert not torch.allclose(logits, fresh(x))
     api.clear_params(3)
     with pytest.raises(NoWeightsError, match="cleared"):
         api.get_net_param(3, "cifar10", None)
