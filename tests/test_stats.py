@@ -71,6 +71,15 @@ def test_not_significantly_worse_marks_follow_the_corrected_p_values() -> None:
         worse = pair.p_holm < stats.ALPHA and cmp.means[row] < cmp.means[cmp.best]
         assert (row not in cmp.top) == worse
     assert "worse" not in cmp.top and "close" in cmp.top
+    # the outcome itself: the three-run row has the highest mean (94.0), and only "worse" is significantly below it
+    assert cmp.best == "three" and sorted(cmp.top) == ["best", "close", "three"]
+    # Holm by hand: the six raw p-values ranked, the k-th smallest times 6 - k + 1 (capped at 1, kept monotone)
+    ranked = sorted(cmp.pairs, key=lambda p: p.p)
+    assert [(p.a, p.b) for p in ranked] == [("best", "worse"), ("close", "worse"), ("worse", "three"),
+                                             ("best", "close"), ("close", "three"), ("best", "three")]
+    assert [p.p_holm for p in ranked[:4]] == pytest.approx([6 * ranked[0].p, 5 * ranked[1].p, 4 * ranked[2].p,
+                                                            3 * ranked[3].p])
+    assert ranked[4].p_holm == ranked[5].p_holm == 1.0  # 2 x 0.68 and 1 x 1.0, capped
 
 
 def test_the_correction_can_keep_a_row_that_the_raw_test_would_drop() -> None:
