@@ -70,6 +70,26 @@ def nb201_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def nb201_official(nb201_file: Path):
+    """The official ``NASBench201API`` over that file (read only: tests query it, none changes it)."""
+    from nas_201_api import NASBench201API
+
+    from bench.importers.nb201 import _numpy_scalars_allowed
+
+    with _numpy_scalars_allowed():  # torch >= 2.6 loads plain data only; the file holds numpy scalars too
+        return NASBench201API(str(nb201_file), verbose=False)
+
+
+@pytest.fixture(scope="session")
+def nb201_bench(nb201_file: Path):
+    """Our import of that file, every curve split kept (read only: the API wrappers built on it do not change it)."""
+    from bench import Benchmark
+    from bench.importers.nb201 import ALL_SPLITS, read_nb201
+
+    return Benchmark(read_nb201(nb201_file, curve_splits=ALL_SPLITS))
+
+
+@pytest.fixture(scope="session")
 def nats_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from official import write_nats_file
 

@@ -35,7 +35,7 @@ from bench.api import (
 )
 from bench.api.figures import EVAL_TIME_SPLIT
 from bench.importers.nats import read_nats
-from bench.importers.nb201 import ALL_SPLITS, read_nb201
+from bench.importers.nb201 import ALL_SPLITS
 from search_space import NUM_ARCHS, Arch
 
 README_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
@@ -44,15 +44,8 @@ HPS = ("12", "200")
 
 # --- the two sides -------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def nb201_pair(nb201_file: Path) -> tuple[Any, NASBench201API]:
-    from nas_201_api import NASBench201API as Official
-
-    from bench.importers.nb201 import _numpy_scalars_allowed
-
-    with _numpy_scalars_allowed():  # torch >= 2.6 loads plain data only; the fixture holds numpy scalars too
-        official = Official(str(nb201_file), verbose=False)
-    ours = API(Benchmark(read_nb201(nb201_file, curve_splits=ALL_SPLITS)), verbose=False, seed=0)
-    return official, ours
+def nb201_pair(nb201_official: Any, nb201_bench: Benchmark) -> tuple[Any, NASBench201API]:
+    return nb201_official, API(nb201_bench, verbose=False, seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,7 @@ def test_time_accounting(csv_bench):
     assert clock.used == 0.0
 
 
-def test_a_cell_without_figures_is_refused_not_looped_on(csv_path, tmp_path) -> None:
+def test_a_cell_without_figures_is_refused_not_looped_on(csv_bench, tmp_path) -> None:
     """A partly built benchmark has NaN cells: a query on one must raise, never poison the clock with NaN."""
     import numpy as np
     import pytest
@@ -114,7 +114,7 @@ def test_a_cell_without_figures_is_refused_not_looped_on(csv_path, tmp_path) -> 
     from bench import Benchmark, MissingFigureError, Table
     from bench.clock import SimulatedClock
 
-    full = Benchmark.load(csv_path).table
+    full = csv_bench.table
     part = Table(info={"source": "partial"})
     for name in ("cifar100/x-valid@12", "cifar100/train_seconds@200"):
         mean = full.means[name].copy()

@@ -20,7 +20,7 @@ from official import CELLS, NATS_NAME, NB201_NAME, SPLITS, meta_archs
 from bench import Benchmark, TableError
 from bench.importers.csv import SEEDS_SUFFIX, read_csv
 from bench.importers.nats import read_nats
-from bench.importers.nb201 import ALL_SPLITS, collect, read_nb201
+from bench.importers.nb201 import collect, read_nb201
 from bench.sources import open_table, source_kind
 from search_space import NUM_ARCHS, Arch
 
@@ -103,25 +103,10 @@ def _check_missing_stays_nan(bench: Benchmark) -> None:
     assert not bench.has("cifar10/x-valid@200")
 
 
-# --- NAS-Bench-201 -------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def nb201_api(nb201_file: Path):
-    from nas_201_api import NASBench201API
-
-    from bench.importers.nb201 import _numpy_scalars_allowed
-
-    with _numpy_scalars_allowed():  # as our importer reads it: plain data, numpy scalars included
-        return NASBench201API(str(nb201_file), verbose=False)
-
-
-@pytest.fixture(scope="module")
-def nb201_bench(nb201_file: Path) -> Benchmark:
-    return Benchmark(read_nb201(nb201_file, curve_splits=ALL_SPLITS))
-
-
-def test_nb201_equals_official_reader(nb201_api, nb201_bench: Benchmark) -> None:
-    assert sorted(nb201_api.evaluated_indexes) == sorted(CELLS)
-    assert _check_against_official(nb201_api, nb201_bench) > 300  # hundreds of figures
+# --- NAS-Bench-201 (the official API and our import of the small file: tests/conftest.py) ----------------------
+def test_nb201_equals_official_reader(nb201_official, nb201_bench: Benchmark) -> None:
+    assert sorted(nb201_official.evaluated_indexes) == sorted(CELLS)
+    assert _check_against_official(nb201_official, nb201_bench) > 300  # hundreds of figures
 
 
 def test_nb201_missing_figures_are_nan(nb201_bench: Benchmark) -> None:
@@ -269,10 +254,10 @@ def test_nats_legacy_params_quirk(nats_file: Path, nats_file_bench: Benchmark) -
     assert bench.value(11472, "cifar100/params_M") == api.get_cost_info(11472, "cifar100", hp="200")["params"]
 
 
-def test_nb201_params_quirk_is_the_official_mean(nb201_api, nb201_bench: Benchmark) -> None:
+def test_nb201_params_quirk_is_the_official_mean(nb201_official, nb201_bench: Benchmark) -> None:
     trials = nb201_bench.table.trials["cifar100/params_M"][11472]
     assert trials[0] != trials[1]
-    official = nb201_api.get_cost_info(11472, "cifar100", hp="200")["params"]
+    official = nb201_official.get_cost_info(11472, "cifar100", hp="200")["params"]
     assert nb201_bench.value(11472, "cifar100/params_M") == pytest.approx(official, rel=1e-12)
     assert official == pytest.approx(np.mean(trials[:2]), rel=1e-12)
 

@@ -66,7 +66,7 @@ def csv_results(tmp_path_factory: pytest.TempPathFactory, csv_path: Path) -> Pat
     return results
 
 
-def test_table_matches_a_pandas_computation_over_the_result_files(csv_results: Path, csv_path: Path) -> None:
+def test_table_matches_a_pandas_computation_over_the_result_files(csv_results: Path, csv_bench: Benchmark) -> None:
     write_table(load_report(csv_results, "nb201"))
     table = pd.read_csv(csv_results / "nb201" / "table.csv").set_index("method")
     exp = _expected(csv_results)
@@ -88,11 +88,10 @@ def test_table_matches_a_pandas_computation_over_the_result_files(csv_results: P
     assert table.loc[row, "cifar100_test_mean"] == pytest.approx(other.loc[other["split"] == "test", "v"].iloc[0])
     assert np.isnan(table.loc[row, "cifar100_test_std"])  # one run has no spread
     # reference rows from the benchmark
-    bench = Benchmark.load(csv_path)
     assert table.loc[f"ResNet (index {RESNET_INDEX})", "cifar10_test_mean"] == pytest.approx(
-        bench.value(RESNET_INDEX, "cifar10/ori-test@200"))
+        csv_bench.value(RESNET_INDEX, "cifar10/ori-test@200"))
     assert table.loc["Optimal (benchmark)", "cifar100_test_mean"] == pytest.approx(
-        bench.optimum("cifar100/x-test@200")[1])
+        csv_bench.optimum("cifar100/x-test@200")[1])
     # unfinished and failed runs never count
     assert len(collect_runs(csv_results, "nb201")) == 10 + 3
 
