@@ -1,12 +1,12 @@
 """How fast the search data loads and batches on this machine (not a test).
 
-    python -m runners.perf.data [--data-dir ../shared/data/cifar10-jpeg] [--device cpu] [--threads N] [--epochs 1]
+    python -m runners.perf.data [--data-dir ../shared/data/cifar10-jpeg] [--device cpu] [--threads N] [--epochs 2]
 
 1. Reading the CIFAR-10 JPEG set (all 60,000 images decoded into memory) from the zip and from the packed npz
    (`supernet.datasets.read_packed_jpeg`; the same pixels), each read cold (the per-process cache cleared), twice.
-2. One epoch of the search loader (25k weight-batch / architecture-batch pairs at batch 64) and of the valid loader
-   (25k images at batch 512) on the host pipeline and on the device data path (`supernet.device_data`; ``--device``,
-   default CUDA when present), the batches checked equal, images per second.
+2. ``--epochs`` epochs (default 2) of the search loader (25k weight-batch / architecture-batch pairs at batch 64)
+   and of the valid loader (25k images at batch 512) on the host pipeline and on the device data path
+   (`supernet.device_data`; ``--device``, default CUDA when present), the batches checked equal, images per second.
 """
 
 from __future__ import annotations

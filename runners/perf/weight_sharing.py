@@ -29,10 +29,10 @@ CPU (>= 3x on a GPU); on a GPU, a full DARTS-V1 search under 15 minutes and GDAS
 ``--option KEY=VALUE``: the runner options a search takes (``precision``, ``channels_last``, ``cuda_graphs``),
 applied to ours (xautodl runs as the original does: float32 with torch's defaults, contiguous memory).
 
-A searcher without a ``step`` (ENAS trains per epoch) is timed by a function registered in ``STEP_TIMERS`` (name ->
-timer). Work done once per epoch besides the steps -- SETN / RANDOM-NAS / ENAS candidate scoring, ENAS' controller
-training -- is timed by a function in ``EPOCH_TIMERS`` on a few synthetic batches, scaled to the protocol's counts,
-and added to each epoch (column ``extra s/ep``). Not included: the data pipeline.
+A searcher without a ``step`` (ENAS trains per epoch) is timed by its function in ``STEP_TIMERS`` (name -> timer;
+the others by their ``step``). Work done once per epoch besides the steps -- SETN / RANDOM-NAS / ENAS candidate
+scoring, ENAS' controller training -- is timed by a function in ``EPOCH_TIMERS`` on a few synthetic batches, scaled
+to the protocol's counts, and added to each epoch (column ``extra s/ep``). Not included: the data pipeline.
 """
 
 from __future__ import annotations
@@ -69,11 +69,8 @@ SPLIT_SIZES: dict[str, tuple[int, int, int, int]] = {
 
 #: How one search step of a searcher is run: (searcher, run, weight batch, architecture batch) -> None.
 StepTimer = Callable[[OneShotSearcher, OneShotRun, Batch, Batch], None]
-#: Timers for searchers whose work is not a `step` (ENAS registers its own here).
-STEP_TIMERS: dict[str, StepTimer] = {}
 #: Seconds of per-epoch work besides the steps: (searcher, run, batch(n) -> synthetic device batch) -> seconds.
 EpochTimer = Callable[[OneShotSearcher, OneShotRun, Callable[[int], Batch]], float]
-EPOCH_TIMERS: dict[str, EpochTimer] = {}
 
 
 @dataclass(frozen=True)
@@ -86,14 +83,6 @@ class SyntheticData:
 
 def default_timer(searcher: OneShotSearcher, run: OneShotRun, base: Batch, arch: Batch) -> None:
     searcher.step(run, base, arch)
-
-
-def timer_for(searcher: OneShotSearcher) -> StepTimer | None:
-    if searcher.name in STEP_TIMERS:
-        return STEP_TIMERS[searcher.name]
-    if type(searcher).step is not OneShotSearcher.step:
-        return default_timer
-    return None
 
 
 def _sync(device: torch.device) -> None:
@@ -144,9 +133,7 @@ def prepare(name: str, protocol: str = "nb201", dataset: str = "cifar10", device
     cls = get_searcher(name)
     cfg = cls.preset(protocol, overrides or {})
     searcher = cls(cfg)
-    timer = timer_for(searcher)
-    if timer is None:
-        raise ValueError(f"{name} has no step() and no timer in STEP_TIMERS; register one to time it")
+    timer = STEP_TIMERS.get(name, default_timer)
     device = pick_device(None) if device is None else device
     n_weight, n_valid, side, classes = SPLIT_SIZES[dataset]
     seed_everything(seed)
@@ -332,8 +319,10 @@ def _enas_epoch(searcher: OneShotSearcher, run: OneShotRun, batch: Callable[[int
     return cfg.controller_steps * update_s + cfg.epoch_candidates * _per_candidate_s(run, batch, n)
 
 
-STEP_TIMERS["enas"] = _enas_step
-EPOCH_TIMERS.update({"setn": _setn_epoch, "random-nas": _random_nas_epoch, "enas": _enas_epoch})
+#: Timers of the searchers whose work is not a `step` (the others: `default_timer`, their own step).
+STEP_TIMERS: dict[str, StepTimer] = {"enas": _enas_step}
+#: Per-epoch work besides the steps (the others: none).
+EPOCH_TIMERS: dict[str, EpochTimer] = {"setn": _setn_epoch, "random-nas": _random_nas_epoch, "enas": _enas_epoch}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
