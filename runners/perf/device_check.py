@@ -47,14 +47,14 @@ check of this module.
 
 On a lent GPU, the coordinator's call. First, here: ``make device-check-prepare`` (fills the ignored folders
 ``.whl/`` with the xautodl wheel for Python 3.12 and ``.gpu/`` with the packed JPEG set; the published NB201
-figures travel with the repository as the embedded default, which loads with numpy alone; to continue an earlier run's search, copy its
-``search-state.*`` files into ``.gpu/state/``). Then one call of the device tool's ``run`` with
+figures travel with the repository as the embedded default, which loads with numpy alone; to continue an earlier
+run's search, copy its ``search-state.*`` files into ``.gpu/state/``). Then one call of the device tool's ``run`` with
 
     command:   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; PYTHONUNBUFFERED=1 python3 -m runners.perf.device_check "$OUT" --device cuda --budget-s 540
     carry:     [".whl", ".gpu"]
     timeout_s: 600
 
-(about 30 MB travels; the check ends by itself after 540 s, leaving a minute for a slow start, so a second call
+(about 26 MB travels; the check ends by itself after 540 s, leaving a minute for a slow start, so a second call
 fits the 15 minutes only if the first fails early). Copy the files it returns to ``results/reports/gpu-<date>/``
 (the ``search-state.*`` pieces into ``.gpu/state/`` instead: they are a checkpoint, not a report). The same command
 runs on this CPU in a stock Python with ``make device-check-dry-run`` (``--device cpu``, a 60 s budget).
@@ -795,7 +795,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bench import Benchmark
 
     bench = Benchmark.load(bench_path) if bench_path else Benchmark.load()
-    report.set("inputs", {"data": data, "bench": bench_path or bench.source, "resume": None if resume is None else str(resume)})
+    report.set("inputs", {"data": data, "bench": bench_path or bench.source,
+                          "resume": None if resume is None else str(resume)})
     figures = report.figures
 
     def phase(name: str, limit: float, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
