@@ -210,38 +210,24 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return diff / ref if ref > 0 else diff
 
 
-def _small_config(name: str) -> Any:
-    from algos import get_searcher
-    from algos.oneshot_protocol import smoke
-
-    cls = get_searcher(name)
-    return cls, smoke(cls.PRESETS["nb201"], channels=8, cells=1, batch_size=16, test_batch_size=16, candidates=3)
+#: The agreement's small size (`runners.perf.weight_sharing.prepare` overrides of the nb201 preset).
+SMALL = {"channels": "8", "cells": "1", "batch_size": "16", "test_batch_size": "16"}
 
 
 def one_step(name: str, device: torch.device, seed: int, bench: Any, options: dict[str, Any] | None = None,
              steps: int = 1) -> dict[str, Any]:
-    """Everything one step of ``name`` at a small size changes, moved to the CPU (see `agreement`)."""
-    from algos import SearchContext
-    from runners.perf.weight_sharing import SyntheticData
-    from supernet.runtime import seed_everything
+    """Everything one step of ``name`` at a small size changes, moved to the CPU (see `agreement`): the run and its
+    batches as the timing builds them (`runners.perf.weight_sharing.prepare`: seeded weights, batches drawn on the
+    CPU), float32 with TF32 off, GDAS' noise from a CPU generator."""
+    from runners.perf.weight_sharing import prepare
 
-    cls, cfg = _small_config(name)
-    searcher = cls(cfg)
-    seed_everything(seed)
-    ctx = SearchContext(bench=bench, dataset="cifar10", seed=seed, rng=np.random.default_rng(seed),
-                        options={"precision": "fp32", **(options or {})})
-    run = searcher.build_run(ctx, SyntheticData(10, 32), device)
+    prepared = prepare(name, "nb201", "cifar10", device, SMALL, seed, {"precision": "fp32", **(options or {})}, bench)
+    searcher, run, cfg = prepared.searcher, prepared.run, prepared.searcher.config
     run.network.generator = torch.Generator().manual_seed(seed)  # GDAS: the same noise on every device
-    run.lr = cfg.lr_at(0)
-    searcher.begin_epoch(run, 0)
-    g = torch.Generator().manual_seed(seed + 1)
-    pairs = [tuple((torch.randn(cfg.batch_size, 3, 32, 32, generator=g),
-                    torch.randint(0, 10, (cfg.batch_size,), generator=g)) for _ in range(2)) for _ in range(steps)]
+    pairs = [(prepared.batch(cfg.batch_size), prepared.batch(cfg.batch_size)) for _ in range(steps)]
     before = {k: v.detach().cpu().clone() for k, v in run.network.state_dict().items()}
     extra: dict[str, Any] = {}
     for base, arch in pairs:
-        base = tuple(t.to(device) for t in base)
-        arch = tuple(t.to(device) for t in arch)
         if name == "enas":
             controller = searcher.controller(run)
             cpu_controller = copy.deepcopy(controller).cpu()
