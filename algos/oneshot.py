@@ -79,11 +79,12 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from algos.base import SearchContext, Searcher, SearchResult, Trace
+from algos.base import SearchContext, Searcher, SearchResult, Trace, parse_flag
 from algos.oneshot_protocol import OneShotConfig
 from bench.oracle import SEARCH_DATASETS
 from search_space import Arch
 from supernet.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from supernet.device_data import DATA_PATHS, batches_on_device
 from supernet.graphs import PassGraphs
 from supernet.loaders import SearchData, search_loaders
 from supernet.network import Supernet, SupernetConfig
@@ -105,14 +106,6 @@ TIMING_COLUMNS = ("search_seconds", "epoch_seconds")
 GRAPH_MODES = ("mixture", "joint")
 
 
-def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool) or value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.lower() in ("0", "1", "true", "false", "yes", "no", "on", "off"):
-        return value.lower() in ("1", "true", "yes", "on")
-    raise ValueError(f"option {name}={value!r} is invalid; valid: 0, 1")
-
-
 @dataclass(frozen=True)
 class Execution:
     """How a search runs on its device: the runner options ``precision``, ``channels_last`` and ``cuda_graphs``
@@ -127,9 +120,11 @@ class Execution:
 
     @classmethod
     def from_options(cls, options: dict[str, Any], device: torch.device) -> Execution:
+        """The execution of ``options`` (`SearchContext.options`: parsed by the runner, or built by hand, so they
+        are read with the same checks `parse_runner_options` applies)."""
         out = cls(precision=check_precision(str(options.get("precision", "fp32"))),
-                  channels_last=_flag("channels_last", options.get("channels_last", 1)),
-                  cuda_graphs=_flag("cuda_graphs", options.get("cuda_graphs", 0)))
+                  channels_last=parse_flag("option channels_last", options.get("channels_last", 1)),
+                  cuda_graphs=parse_flag("option cuda_graphs", options.get("cuda_graphs", 0)))
         if out.cuda_graphs and device.type != "cuda":
             raise ValueError(f"cuda_graphs=1 needs a CUDA device; this search runs on {device}")
         return out
@@ -564,10 +559,6 @@ def _set_grads(module: nn.Module, grads: dict[str, torch.Tensor]) -> None:
         p.grad = grads[n].to(p.device).clone() if n in grads else None
 
 
-#: Values of the ``data_path`` runner option: where batches are made (the batches are the same either way).
-DATA_PATHS = ("auto", "host", "device")
-
-
 def load_search_data(cfg: OneShotConfig, ctx: SearchContext, device: torch.device) -> SearchData:
     """The search loaders: ``ctx.options['data']`` if given (e.g. ``cifar10-jpeg``), else the offline ``smoke``
     digits for a smoke-sized config, else the search dataset itself. Options read: data, data_dir, splits_dir,
@@ -575,14 +566,8 @@ def load_search_data(cfg: OneShotConfig, ctx: SearchContext, device: torch.devic
     ``host``: the NumPy pipeline, ``device``: `supernet.device_data` on whatever device the search runs)."""
     opts = ctx.options
     name = opts.get("data") or ("smoke" if cfg.size == "smoke" else ctx.dataset)
-    path = opts.get("data_path", "auto")
     workers = int(opts.get("workers", 0))
-    if path not in DATA_PATHS:
-        raise ValueError(f"unknown data_path {path!r}; valid: {', '.join(DATA_PATHS)}")
-    if path == "device" and workers:
-        raise ValueError(f"data_path=device makes the batches on the device in this process; workers={workers} "
-                         "asks for loader processes (use workers=0, or data_path=host)")
-    on_device = path == "device" or (path == "auto" and device.type == "cuda" and not workers)
+    on_device = batches_on_device(opts.get("data_path", "auto"), device.type, workers)
     data = search_loaders(name, opts.get("data_dir"), opts.get("splits_dir"), batch_size=cfg.batch_size,
                           test_batch_size=cfg.test_batch_size, seed=ctx.seed, subset=opts.get("subset"),
                           num_workers=workers, pin_memory=device.type == "cuda")

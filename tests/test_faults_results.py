@@ -105,6 +105,11 @@ def test_the_fingerprint_holds_what_decides_a_result_and_nothing_else() -> None:
                          (plan_runs(["bohb"], ["cifar100"], [1], "nb201")[0][0].fingerprint, "dataset"),
                          (plan_runs(["bohb"], ["cifar10"], [2], "nb201")[0][0].fingerprint, "seed")):
         assert [d[0] for d in differences(base, changed)] == [key]
+    # a seeded split is other data than the official lists: a run on one is never reused or pooled as the other
+    from supernet.splits import SEEDED
+    seeded, folder = fp(options={"splits_dir": SEEDED}), fp(options={"splits_dir": "/official/lists"})
+    assert [d[0] for d in differences(seeded, folder)] == ["options.splits_dir"]
+    assert folder == fp(options={"splits_dir": "/a/copy/of/them"})
 
 
 def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path: Path) -> None:
