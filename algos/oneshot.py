@@ -36,7 +36,8 @@ uniform samples, e.g. ``Arch.sample(run.ctx.rng)`` or ``supernet.sampling.urs_ar
 None), ``data`` (`supernet.loaders.SearchData`: ``search``, ``valid``, ``train``, ``controller`` loaders, read per
 epoch with ``.epoch(e)`` / ``.cycle(e)``), ``criterion``, ``epoch``, ``lr``, ``state``, ``modules``,
 ``optimizers``, ``trace``, ``best``, ``meters`` (this epoch's `Meter`s; ``run.meter(name)`` adds one, recorded as
-``{name}_loss`` / ``{name}_acc``), ``torch_generator`` (checkpointed; the supernet's Gumbel noise uses it).
+``{name}_loss`` / ``{name}_acc``), ``torch_generator`` (checkpointed; the supernet's Gumbel noise uses it),
+``named_weights`` (the supernet's weights by name, listed once per run).
 Helpers: ``logits(x, mode, archs=None)``, ``weight_step(fn, x, y)`` (zero grads, CE, backward, clip weights to
 ``config.grad_clip`` unless None, SGD step; meter 'train'), ``arch_step(fn, x, y)`` (Adam step of alpha; meter
 'arch'); ``fn`` is a forward or the name of a mode without an architecture ('mixture', 'joint', 'gdas'), which
@@ -191,6 +192,13 @@ class OneShotRun:
     #: The captured passes when ``execution.cuda_graphs`` (None: every pass eager).
     graphs: PassGraphs | None = None
 
+    def __post_init__(self) -> None:
+        # The supernet's parameters never change after it is built: list them once, in the module order the steps
+        # used (the clip's norm sums in that order), instead of walking the module tree a few times a step.
+        self.named_weights: dict[str, nn.Parameter] = dict(self.network.named_weights())
+        self._weights = list(self.named_weights.values())
+        self._parameters = list(self.network.parameters())
+
     # --- extra trained parts (ENAS' controller) ---------------------------------------------------------------
     def add_module(self, name: str, module: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
         """Register a module (and its optimizer) so it is checkpointed and restored with the supernet."""
@@ -255,14 +263,14 @@ class OneShotRun:
         reads it, so leaving it out changes no value."""
         self.network.train()
         self.w_optimizer.zero_grad(set_to_none=False)
-        weights = self.weights()
+        weights = self._weights
         if self.config.grad_clip is None:
             with frozen([self.network.alpha]):  # the forward then records nothing for alpha's gradient either
                 loss, logits = self._pass("weight", logits_fn, x, y, weights)
         else:
             loss, logits = self._pass("weight", logits_fn, x, y, [*weights, self.network.alpha])
         if self.config.grad_clip is not None:
-            nn.utils.clip_grad_norm_(self.network.parameters(), self.config.grad_clip)
+            nn.utils.clip_grad_norm_(self._parameters, self.config.grad_clip)
         self.w_optimizer.step()
         self.meter(meter).update(loss, logits, y)
         return loss.detach()
@@ -279,7 +287,7 @@ class OneShotRun:
             raise RuntimeError(f"{self.searcher.name} has no architecture optimizer (uses_alpha is False)")
         self.network.train()
         self.a_optimizer.zero_grad(set_to_none=False)
-        inputs = [self.network.alpha, *(p for p in self.weights() if p.grad is None)]
+        inputs = [self.network.alpha, *(p for p in self._weights if p.grad is None)]
         loss, logits = self._pass("arch", logits_fn, x, y, inputs)
         self.a_optimizer.step()
         self.meter(meter).update(loss, logits, y)
@@ -307,7 +315,8 @@ class OneShotRun:
         return forward_backward(x, y)
 
     def weights(self) -> list[nn.Parameter]:
-        return list(self.network.weights())
+        """The supernet's weights (every parameter but alpha), in module order."""
+        return list(self._weights)
 
     def alpha(self) -> torch.Tensor:
         return self.network.alpha
@@ -335,12 +344,12 @@ class OneShotRun:
         selection does (one valid batch per candidate, the loader restarted when exhausted)."""
         self.network.eval()
         stream = self.data.valid.cycle(self.epoch) if batches is None else batches
-        accs: list[float] = []
+        hits: list[torch.Tensor] = []  # each candidate's float32 fraction correct, read back in one transfer
         for arch in archs:
             x, y = self.batch_to_device(next(stream))
             logits = self.logits(x, "path", arch)
-            accs.append(100.0 * float((logits.argmax(dim=-1) == y).float().mean()))
-        return accs
+            hits.append((logits.argmax(dim=-1) == y).float().mean())
+        return [100.0 * h for h in torch.stack(hits).tolist()] if hits else []
 
     # --- checkpoint ------------------------------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
