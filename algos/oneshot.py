@@ -90,6 +90,7 @@ from supernet.graphs import PassGraphs
 from supernet.loaders import SearchData, search_loaders
 from supernet.network import Supernet, SupernetConfig
 from supernet.runtime import (
+    Meter,
     capture_rng,
     check_precision,
     describe_device,
@@ -132,35 +133,6 @@ class Execution:
 
     def describe(self) -> dict[str, Any]:
         return {"precision": self.precision, "channels_last": self.channels_last, "cuda_graphs": self.cuda_graphs}
-
-
-@dataclass
-class Meter:
-    """Running mean loss and top-1 accuracy (in %) over the samples seen.
-
-    The sums stay where the tensors are (float64 loss sum, int64 correct count) and are read once, at the end of the
-    epoch: an update never waits for the device, so a GPU step runs without a host synchronisation. The float64
-    arithmetic is the one a Python float sum does, so the figures are the same bit for bit."""
-
-    loss_sum_t: torch.Tensor | None = None
-    correct_t: torch.Tensor | None = None
-    count: int = 0
-
-    def update(self, loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> None:
-        n = int(targets.shape[0])
-        loss_n = loss.detach().double() * n
-        correct = (logits.detach().argmax(dim=-1) == targets).sum()
-        self.loss_sum_t = loss_n if self.loss_sum_t is None else self.loss_sum_t + loss_n
-        self.correct_t = correct if self.correct_t is None else self.correct_t + correct
-        self.count += n
-
-    @property
-    def loss(self) -> float | None:
-        return float(self.loss_sum_t) / self.count if self.count else None
-
-    @property
-    def acc(self) -> float | None:
-        return 100.0 * int(self.correct_t) / self.count if self.count else None
 
 
 @dataclass
