@@ -69,7 +69,6 @@ class DeviceImages:
             return cls(data.name, torch.from_numpy(data.images).to(device), torch.from_numpy(data.labels).to(device))
 
 
-
 class DeviceCache:
     """The image sets already on each device, so the loaders of one `SearchData` (and the searches of one process)
     hold each set once. An entry lives as long as its `ImageSet`: the cache holds the set weakly and drops the
