@@ -8,6 +8,7 @@ cell and a `Trace` of what happened on the way (one row per query, or one per ep
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import typing
 from abc import ABC, abstractmethod
@@ -127,20 +128,38 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _choice(*valid: str) -> Callable[[str, str], str]:
+def _one_of(module: str, values: str) -> Callable[[str, str], str]:
+    """A choice among the values ``module.values``, the one list of the layer that uses them (imported when the
+    option is given, as `_data_name`: those layers import torch)."""
     def parse(key: str, raw: str) -> str:
+        valid = getattr(importlib.import_module(module), values)
         if str(raw) not in valid:
             raise ValueError(f"invalid runner option {key}={raw!r}; valid: {', '.join(valid)}")
         return str(raw)
     return parse
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def parse_flag(what: str, raw: Any) -> bool:
+    """A switch: True or False, 1 or 0, or (any case) true/false, yes/no, on/off; anything else is a ValueError
+    naming ``what`` (e.g. ``runner option cuda_graphs``) and the bad value. The one reading of an on/off value."""
+    if isinstance(raw, bool) or (is_int(raw) and raw in (0, 1)):
+        return bool(raw)
+    text = str(raw).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError(f"{what}={raw!r} is invalid; valid: 0, 1")
+
+
 def _flag(key: str, raw: str) -> int:
-    if str(raw).strip().lower() in ("1", "true", "yes", "on"):
-        return 1
-    if str(raw).strip().lower() in ("0", "false", "no", "off"):
-        return 0
-    raise ValueError(f"invalid runner option {key}={raw!r}; valid: 0, 1")
+    return int(parse_flag(f"runner option {key}", raw))
+
+
+#: The ``splits_dir`` value that asks for a seeded split (`supernet.splits.SEEDED`, not imported: torch).
+_SEEDED = "seeded"
 
 
 def _unless(default: Any) -> Callable[[Any], Any]:
@@ -158,14 +177,15 @@ RUNNER_OPTIONS: dict[str, RunnerOption] = {o.name: o for o in (
     RunnerOption("data", "images a weight-sharing search trains on, e.g. cifar10-jpeg (default: the search dataset; "
                  "smoke runs: digits)", _data_name, identity=_same),
     RunnerOption("data_dir", "folder of the images (default $TORCH_HOME; make's DATA=)", _text),
-    RunnerOption("splits_dir", "folder of the official split files (default: a seeded split; make's SPLITS=)", _text,
-                 identity=lambda _: "official split files"),
+    RunnerOption("splits_dir", "folder of the official split files as JSON (default: the shipped official lists), "
+                 "or 'seeded' for a seeded split of the same sizes (make's SPLITS=)", _text,
+                 identity=lambda value: _SEEDED if value == _SEEDED else "official split files"),
     RunnerOption("subset", "images kept on each side of the split (CPU-sized runs)", _count(1), identity=_same),
     RunnerOption("workers", "data-loader worker processes (default 0: in the searching process)", _count(0)),
     RunnerOption("data_path", "where batches are made: auto (on the device when it is a GPU), host, device; the "
-                 "same batches either way", _choice("auto", "host", "device")),
+                 "same batches either way", _one_of("supernet.device_data", "DATA_PATHS")),
     RunnerOption("precision", "fp32 (default: the original's numerics, TF32 off), tf32, bf16 (autocast)",
-                 _choice("fp32", "tf32", "bf16"), identity=_unless("fp32")),
+                 _one_of("supernet.runtime", "PRECISIONS"), identity=_unless("fp32")),
     RunnerOption("channels_last", "1 (default) or 0: memory format of the activations (changes the rounding only)",
                  _flag, identity=_unless(1)),
     RunnerOption("cuda_graphs", "0 (default) or 1: capture the mixture/joint passes as CUDA graphs (CUDA only)",
@@ -290,11 +310,7 @@ def _coerce(key: str, raw: Any, hint: Any) -> Any:
         raise ValueError(f"invalid value {raw!r} for {key}; valid: {', '.join(map(str, choices))}")
     try:
         if hint is bool:
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
+            return parse_flag(key, raw)
         if hint in (int, float, str):
             return hint(raw)
         if origin is tuple:

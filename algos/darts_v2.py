@@ -56,7 +56,7 @@ class DartsV2Config(OneShotConfig):
             raise ValueError(f"DARTS-V2 step_order {self.step_order!r} is unknown; valid: alpha-first, weights-first")
 
 
-def unrolled_alpha_grad(model: nn.Module, weight_names: Sequence[str], alphas: Sequence[torch.Tensor],
+def unrolled_alpha_grad(model: nn.Module, weights: Mapping[str, torch.Tensor], alphas: Sequence[torch.Tensor],
                         train_loss: LossAt, valid_loss: LossAt, lr: float, momentum: float, weight_decay: float,
                         momentum_buffers: Sequence[torch.Tensor | None], r: float = 0.01
                         ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
@@ -64,10 +64,10 @@ def unrolled_alpha_grad(model: nn.Module, weight_names: Sequence[str], alphas: S
     finite-difference Hessian-vector product. Returns (gradient per alpha tensor, L_valid and logits at the virtual
     weights).
 
+    ``weights``: the model's weights by parameter name (``momentum_buffers`` in the same order).
     ``train_loss`` / ``valid_loss`` evaluate ``model`` on their batch with the given name -> tensor overrides
     (an empty mapping = the model's own parameters)."""
-    params = dict(model.named_parameters())
-    theta = [params[n] for n in weight_names]
+    weight_names, theta = list(weights), list(weights.values())
     # virtual step: w' = w - lr * (momentum * buffer + dL_train/dw + wd * w)
     with frozen(alphas):  # only the weights' gradient is read: record nothing for alpha's
         loss, _ = train_loss({})
@@ -119,9 +119,9 @@ class DartsV2(OneShotSearcher):
     def step(self, run: OneShotRun, base: Batch, arch: Batch) -> None:
         if self.config.step_order == "alpha-first":
             self.alpha_step(run, base, arch)
-            run.weight_step(lambda x: run.logits(x, "mixture"), *base)
+            run.weight_step("mixture", *base)  # a mode name: the pass may be a CUDA graph
         else:
-            run.weight_step(lambda x: run.logits(x, "mixture"), *base)
+            run.weight_step("mixture", *base)
             self.alpha_step(run, base, arch)
 
     def alpha_step(self, run: OneShotRun, base: Batch, arch: Batch) -> None:
@@ -130,14 +130,18 @@ class DartsV2(OneShotSearcher):
         net, opt = run.network, run.w_optimizer
         net.train()
         net.set_mode("mixture")
-        names = [n for n, _ in net.named_weights()]
         group = opt.param_groups[0]
-        buffers = [opt.state.get(p, {}).get("momentum_buffer") for p in net.weights()]
+        buffers = [opt.state.get(p, {}).get("momentum_buffer") for p in run.named_weights.values()]
         (d_alpha,), v_loss, v_logits = unrolled_alpha_grad(
-            net, names, [net.alpha], loss_on(net, run.criterion, *base), loss_on(net, run.criterion, *arch),
+            net, run.named_weights, [net.alpha], loss_on(net, run.criterion, *base), loss_on(net, run.criterion, *arch),
             lr=group["lr"], momentum=group["momentum"], weight_decay=group["weight_decay"],
             momentum_buffers=buffers, r=self.config.unroll_r)
-        net.alpha.grad = d_alpha  # replaces whatever a weight step accumulated into alpha
+        # replaces whatever a weight step accumulated into alpha; in place, for a captured weight pass accumulates
+        # into the gradient tensor alpha held when it was captured
+        if net.alpha.grad is None:
+            net.alpha.grad = d_alpha
+        else:
+            net.alpha.grad.copy_(d_alpha)
         run.a_optimizer.step()
         run.meter("arch").update(v_loss, v_logits, arch[1])
 

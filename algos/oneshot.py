@@ -36,7 +36,8 @@ uniform samples, e.g. ``Arch.sample(run.ctx.rng)`` or ``supernet.sampling.urs_ar
 None), ``data`` (`supernet.loaders.SearchData`: ``search``, ``valid``, ``train``, ``controller`` loaders, read per
 epoch with ``.epoch(e)`` / ``.cycle(e)``), ``criterion``, ``epoch``, ``lr``, ``state``, ``modules``,
 ``optimizers``, ``trace``, ``best``, ``meters`` (this epoch's `Meter`s; ``run.meter(name)`` adds one, recorded as
-``{name}_loss`` / ``{name}_acc``), ``torch_generator`` (checkpointed; the supernet's Gumbel noise uses it).
+``{name}_loss`` / ``{name}_acc``), ``torch_generator`` (checkpointed; the supernet's Gumbel noise uses it),
+``named_weights`` (the supernet's weights by name, listed once per run).
 Helpers: ``logits(x, mode, archs=None)``, ``weight_step(fn, x, y)`` (zero grads, CE, backward, clip weights to
 ``config.grad_clip`` unless None, SGD step; meter 'train'), ``arch_step(fn, x, y)`` (Adam step of alpha; meter
 'arch'); ``fn`` is a forward or the name of a mode without an architecture ('mixture', 'joint', 'gdas'), which
@@ -79,15 +80,17 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from algos.base import SearchContext, Searcher, SearchResult, Trace
+from algos.base import SearchContext, Searcher, SearchResult, Trace, parse_flag
 from algos.oneshot_protocol import OneShotConfig
 from bench.oracle import SEARCH_DATASETS
 from search_space import Arch
 from supernet.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from supernet.device_data import DATA_PATHS, batches_on_device
 from supernet.graphs import PassGraphs
 from supernet.loaders import SearchData, search_loaders
 from supernet.network import Supernet, SupernetConfig
 from supernet.runtime import (
+    Meter,
     capture_rng,
     check_precision,
     describe_device,
@@ -105,14 +108,6 @@ TIMING_COLUMNS = ("search_seconds", "epoch_seconds")
 GRAPH_MODES = ("mixture", "joint")
 
 
-def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool) or value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.lower() in ("0", "1", "true", "false", "yes", "no", "on", "off"):
-        return value.lower() in ("1", "true", "yes", "on")
-    raise ValueError(f"option {name}={value!r} is invalid; valid: 0, 1")
-
-
 @dataclass(frozen=True)
 class Execution:
     """How a search runs on its device: the runner options ``precision``, ``channels_last`` and ``cuda_graphs``
@@ -127,44 +122,17 @@ class Execution:
 
     @classmethod
     def from_options(cls, options: dict[str, Any], device: torch.device) -> Execution:
+        """The execution of ``options`` (`SearchContext.options`: parsed by the runner, or built by hand, so they
+        are read with the same checks `parse_runner_options` applies)."""
         out = cls(precision=check_precision(str(options.get("precision", "fp32"))),
-                  channels_last=_flag("channels_last", options.get("channels_last", 1)),
-                  cuda_graphs=_flag("cuda_graphs", options.get("cuda_graphs", 0)))
+                  channels_last=parse_flag("option channels_last", options.get("channels_last", 1)),
+                  cuda_graphs=parse_flag("option cuda_graphs", options.get("cuda_graphs", 0)))
         if out.cuda_graphs and device.type != "cuda":
             raise ValueError(f"cuda_graphs=1 needs a CUDA device; this search runs on {device}")
         return out
 
     def describe(self) -> dict[str, Any]:
         return {"precision": self.precision, "channels_last": self.channels_last, "cuda_graphs": self.cuda_graphs}
-
-
-@dataclass
-class Meter:
-    """Running mean loss and top-1 accuracy (in %) over the samples seen.
-
-    The sums stay where the tensors are (float64 loss sum, int64 correct count) and are read once, at the end of the
-    epoch: an update never waits for the device, so a GPU step runs without a host synchronisation. The float64
-    arithmetic is the one a Python float sum does, so the figures are the same bit for bit."""
-
-    loss_sum_t: torch.Tensor | None = None
-    correct_t: torch.Tensor | None = None
-    count: int = 0
-
-    def update(self, loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> None:
-        n = int(targets.shape[0])
-        loss_n = loss.detach().double() * n
-        correct = (logits.detach().argmax(dim=-1) == targets).sum()
-        self.loss_sum_t = loss_n if self.loss_sum_t is None else self.loss_sum_t + loss_n
-        self.correct_t = correct if self.correct_t is None else self.correct_t + correct
-        self.count += n
-
-    @property
-    def loss(self) -> float | None:
-        return float(self.loss_sum_t) / self.count if self.count else None
-
-    @property
-    def acc(self) -> float | None:
-        return 100.0 * int(self.correct_t) / self.count if self.count else None
 
 
 @dataclass
@@ -195,6 +163,13 @@ class OneShotRun:
     execution: Execution = field(default_factory=Execution)
     #: The captured passes when ``execution.cuda_graphs`` (None: every pass eager).
     graphs: PassGraphs | None = None
+
+    def __post_init__(self) -> None:
+        # The supernet's parameters never change after it is built: list them once, in the module order the steps
+        # used (the clip's norm sums in that order), instead of walking the module tree a few times a step.
+        self.named_weights: dict[str, nn.Parameter] = dict(self.network.named_weights())
+        self._weights = list(self.named_weights.values())
+        self._parameters = list(self.network.parameters())
 
     # --- extra trained parts (ENAS' controller) ---------------------------------------------------------------
     def add_module(self, name: str, module: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
@@ -260,14 +235,14 @@ class OneShotRun:
         reads it, so leaving it out changes no value."""
         self.network.train()
         self.w_optimizer.zero_grad(set_to_none=False)
-        weights = self.weights()
+        weights = self._weights
         if self.config.grad_clip is None:
             with frozen([self.network.alpha]):  # the forward then records nothing for alpha's gradient either
                 loss, logits = self._pass("weight", logits_fn, x, y, weights)
         else:
             loss, logits = self._pass("weight", logits_fn, x, y, [*weights, self.network.alpha])
         if self.config.grad_clip is not None:
-            nn.utils.clip_grad_norm_(self.network.parameters(), self.config.grad_clip)
+            nn.utils.clip_grad_norm_(self._parameters, self.config.grad_clip)
         self.w_optimizer.step()
         self.meter(meter).update(loss, logits, y)
         return loss.detach()
@@ -284,7 +259,7 @@ class OneShotRun:
             raise RuntimeError(f"{self.searcher.name} has no architecture optimizer (uses_alpha is False)")
         self.network.train()
         self.a_optimizer.zero_grad(set_to_none=False)
-        inputs = [self.network.alpha, *(p for p in self.weights() if p.grad is None)]
+        inputs = [self.network.alpha, *(p for p in self._weights if p.grad is None)]
         loss, logits = self._pass("arch", logits_fn, x, y, inputs)
         self.a_optimizer.step()
         self.meter(meter).update(loss, logits, y)
@@ -312,7 +287,8 @@ class OneShotRun:
         return forward_backward(x, y)
 
     def weights(self) -> list[nn.Parameter]:
-        return list(self.network.weights())
+        """The supernet's weights (every parameter but alpha), in module order."""
+        return list(self._weights)
 
     def alpha(self) -> torch.Tensor:
         return self.network.alpha
@@ -340,12 +316,12 @@ class OneShotRun:
         selection does (one valid batch per candidate, the loader restarted when exhausted)."""
         self.network.eval()
         stream = self.data.valid.cycle(self.epoch) if batches is None else batches
-        accs: list[float] = []
+        hits: list[torch.Tensor] = []  # each candidate's float32 fraction correct, read back in one transfer
         for arch in archs:
             x, y = self.batch_to_device(next(stream))
             logits = self.logits(x, "path", arch)
-            accs.append(100.0 * float((logits.argmax(dim=-1) == y).float().mean()))
-        return accs
+            hits.append((logits.argmax(dim=-1) == y).float().mean())
+        return [100.0 * h for h in torch.stack(hits).tolist()] if hits else []
 
     # --- checkpoint ------------------------------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
@@ -564,10 +540,6 @@ def _set_grads(module: nn.Module, grads: dict[str, torch.Tensor]) -> None:
         p.grad = grads[n].to(p.device).clone() if n in grads else None
 
 
-#: Values of the ``data_path`` runner option: where batches are made (the batches are the same either way).
-DATA_PATHS = ("auto", "host", "device")
-
-
 def load_search_data(cfg: OneShotConfig, ctx: SearchContext, device: torch.device) -> SearchData:
     """The search loaders: ``ctx.options['data']`` if given (e.g. ``cifar10-jpeg``), else the offline ``smoke``
     digits for a smoke-sized config, else the search dataset itself. Options read: data, data_dir, splits_dir,
@@ -575,14 +547,8 @@ def load_search_data(cfg: OneShotConfig, ctx: SearchContext, device: torch.devic
     ``host``: the NumPy pipeline, ``device``: `supernet.device_data` on whatever device the search runs)."""
     opts = ctx.options
     name = opts.get("data") or ("smoke" if cfg.size == "smoke" else ctx.dataset)
-    path = opts.get("data_path", "auto")
     workers = int(opts.get("workers", 0))
-    if path not in DATA_PATHS:
-        raise ValueError(f"unknown data_path {path!r}; valid: {', '.join(DATA_PATHS)}")
-    if path == "device" and workers:
-        raise ValueError(f"data_path=device makes the batches on the device in this process; workers={workers} "
-                         "asks for loader processes (use workers=0, or data_path=host)")
-    on_device = path == "device" or (path == "auto" and device.type == "cuda" and not workers)
+    on_device = batches_on_device(opts.get("data_path", "auto"), device.type, workers)
     data = search_loaders(name, opts.get("data_dir"), opts.get("splits_dir"), batch_size=cfg.batch_size,
                           test_batch_size=cfg.test_batch_size, seed=ctx.seed, subset=opts.get("subset"),
                           num_workers=workers, pin_memory=device.type == "cuda")

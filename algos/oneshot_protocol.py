@@ -104,7 +104,9 @@ class OneShotConfig:
         require("grad_clip", self.grad_clip, "None or a number > 0", lambda v: v is None or (is_number(v) and v > 0))
         require("arch_betas", self.arch_betas, "two numbers in [0, 1)",
                  lambda v: len(v) == 2 and all(is_number(b) and 0 <= b < 1 for b in v))
-        require("conv_bias", self.conv_bias, "never, if-not-affine", lambda v: v in ("never", "if-not-affine"))
+        from supernet.network import CONV_BIAS  # torch: only weight-sharing searchers make these configs
+
+        require("conv_bias", self.conv_bias, ", ".join(CONV_BIAS), lambda v: v in CONV_BIAS)
 
     @property
     def cosine_t_max(self) -> int:

@@ -87,4 +87,13 @@ def write_atomic(path: str | os.PathLike, data: str | bytes | memoryview, durabl
     return Path(path)
 
 
-__all__ = ["atomic_open", "remove_stale_temporaries", "temporary_name", "write_atomic"]
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks (a checkpoint need not fit in memory twice)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+__all__ = ["atomic_open", "file_sha256", "remove_stale_temporaries", "temporary_name", "write_atomic"]

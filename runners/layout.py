@@ -14,7 +14,6 @@ Anything else is *damaged*: tables and plots report and skip it, and the next ba
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import atomic, jsonio
+from bench.atomic import file_sha256
 from bench.jsonio import read_json
 
 CONFIG = "config.json"
@@ -63,14 +63,6 @@ def read_result(folder: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return res if isinstance(res, dict) and res.get("status") == "finished" else None
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def checksums(folder: Path, names: tuple[str, ...] = CHECKED_FILES) -> dict[str, str]:

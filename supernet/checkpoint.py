@@ -5,7 +5,9 @@ checkpoint it replaces is kept as ``checkpoint.prev.pt``, and ``checkpoint.manif
 The manifest is written first, so a kill at any moment leaves files that match one of its entries. Loading checks
 the file against the manifest before unpickling it: a damaged or truncated checkpoint (a full disk, a bad copy) is
 reported and the previous one is used, or, with neither whole, the run starts afresh, saying so; it never fails every
-re-run with torch's stream-reader message. A run that finds a checkpoint resumes from it (`load_checkpoint`); one
+re-run with torch's stream-reader message. A file that matches its checksum but that torch cannot load (a torch too
+old for it, a class that no longer imports) is not damage: that error is raised, so that good checkpoints are not
+rotated away by a fresh start. A run that finds a checkpoint resumes from it (`load_checkpoint`); one
 whose settings differ from the checkpoint's refuses to.
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 
 import torch
 
-from bench.atomic import write_atomic
+from bench.atomic import file_sha256, write_atomic
 
 CHECKPOINT = "checkpoint.pt"
 #: Bumped when the layout of the saved dict changes; an old file then raises instead of resuming wrongly.
@@ -52,7 +54,7 @@ def _sha256(data: bytes | memoryview) -> str:
 
 def _file_sha256(path: Path) -> str | None:
     try:
-        return _sha256(path.read_bytes())
+        return file_sha256(path)
     except FileNotFoundError:
         return None
 
@@ -106,12 +108,16 @@ def load_checkpoint(path: Path, expect: dict[str, Any],
     problems: list[str] = []
     for file in candidates:
         data = file.read_bytes()
-        if manifest is not None and _sha256(data) not in known:
+        verified = manifest is not None
+        if verified and _sha256(data) not in known:
             problems.append(f"{file.name} is damaged (it matches no checksum in {manifest_path(path).name})")
             continue
         try:  # our own file: it holds numpy RNG states and plain Python values besides tensors
             state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
-        except Exception as exc:  # noqa: BLE001 - an unverifiable (pre-manifest) file that torch cannot read
+        except Exception as exc:
+            if verified:  # the bytes are the ones saved: the failure is this environment's, not damage to skip
+                raise
+            # an unverifiable (pre-manifest) file that torch cannot read
             problems.append(f"{file.name} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0]})")
             continue
         _check(file, state, expect)

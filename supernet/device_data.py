@@ -18,10 +18,10 @@ Use: ``data = search_loaders(...).to(device)`` (`supernet.loaders.SearchData.to`
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -29,6 +29,29 @@ from supernet.datasets import ImageSet
 from supernet.transforms import Augment
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+#: Where batches are made (the ``data_path`` runner option, `bench.generate.job.JobOptions.data_path`): ``host``
+#: (the NumPy pipeline), ``device`` (here, on whatever device the run uses) or ``auto`` (the device when it is a GPU
+#: and no loader worker processes are asked for). The batches are the same either way.
+DATA_PATHS = ("auto", "host", "device")
+
+
+def batches_on_device(path: str, device_type: str, workers: int, workers_option: str = "workers") -> bool:
+    """Whether a run on a ``device_type`` device with ``workers`` loader processes makes its batches on the device
+    under data path ``path``; an unknown path, or ``device`` with loader processes (named ``workers_option`` in the
+    error), is a ValueError."""
+    if path not in DATA_PATHS:
+        raise ValueError(f"unknown data_path {path!r}; valid: {', '.join(DATA_PATHS)}")
+    if path == "device" and workers:
+        raise ValueError(f"data_path=device makes the batches on the device in this process; {workers_option}="
+                         f"{workers} asks for loader processes (use {workers_option}=0, or data_path=host)")
+    return path == "device" or (path == "auto" and device_type == "cuda" and not workers)
+
+
+def data_path_label(device: torch.device | None) -> str:
+    """Where a loader's batches are made, for the record: ``host`` or ``device:<device>``."""
+    return "host" if device is None else f"device:{device}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,24 +68,22 @@ class DeviceImages:
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             return cls(data.name, torch.from_numpy(data.images).to(device), torch.from_numpy(data.labels).to(device))
 
-    @property
-    def nbytes(self) -> int:
-        return self.images.numel() * self.images.element_size() + self.labels.numel() * self.labels.element_size()
-
 
 class DeviceCache:
     """The image sets already on each device, so the loaders of one `SearchData` (and the searches of one process)
-    hold each set once."""
+    hold each set once. An entry lives as long as its `ImageSet`: the cache holds the set weakly and drops the
+    device copy when the set is freed, so a process that searches many datasets does not keep them all."""
 
     def __init__(self) -> None:
-        self._sets: dict[tuple[int, str], tuple[ImageSet, DeviceImages]] = {}
+        self._sets: dict[tuple[int, str], tuple[weakref.ref[ImageSet], DeviceImages]] = {}
 
     def get(self, data: ImageSet, device: torch.device) -> DeviceImages:
         key = (id(data), str(device))
         held = self._sets.get(key)
-        if held is None or held[0] is not data:  # the id of a freed set may be reused
-            held = (data, DeviceImages.of(data, device))
+        if held is None or held[0]() is not data:  # (an entry goes when its set is freed, before its id is reused)
+            held = (weakref.ref(data), DeviceImages.of(data, device))
             self._sets[key] = held
+            weakref.finalize(data, self._sets.pop, key, None)
         return held[1]
 
 
@@ -71,11 +92,9 @@ DEVICE_SETS = DeviceCache()
 
 
 def normalisation(augment: Augment, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel float32 (scale, shift) with x = pixel * scale - shift, the constants of the CPU path."""
-    scale = torch.tensor([np.float32(1.0 / (255.0 * s)) for s in augment.std], dtype=torch.float32)
-    shift = torch.tensor([np.float32(m / s) for m, s in zip(augment.mean, augment.std, strict=True)],
-                         dtype=torch.float32)
-    return scale.to(device), shift.to(device)
+    """Per-channel float32 (scale, shift) with x = pixel * scale - shift on ``device``: the CPU path's constants
+    (`Augment.scale_shift`)."""
+    return tuple(torch.from_numpy(c).to(device) for c in augment.scale_shift())  # type: ignore[return-value]
 
 
 def augment_batch(images: torch.Tensor, augment: Augment, offsets: torch.Tensor | None, flips: torch.Tensor | None,
@@ -151,4 +170,5 @@ class DeviceFetch:
         return x, data.labels[idx]
 
 
-__all__ = ["DEVICE_SETS", "DeviceCache", "DeviceFetch", "DeviceImages", "augment_batch", "normalisation"]
+__all__ = ["DATA_PATHS", "DEVICE_SETS", "DeviceCache", "DeviceFetch", "DeviceImages", "augment_batch",
+           "batches_on_device", "data_path_label", "normalisation"]

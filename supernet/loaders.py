@@ -46,7 +46,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from supernet.datasets import DATASETS, DatasetSpec, ImageSet, dataset_name, read_dataset
-from supernet.device_data import DeviceFetch
+from supernet.device_data import DeviceFetch, data_path_label
 from supernet.splits import SPLIT_SEED, Split, dataset_split, split_file
 from supernet.transforms import AUGMENT, Augment
 
@@ -319,8 +319,7 @@ class SearchData:
     @property
     def data_path(self) -> str:
         """``host`` (the NumPy pipeline) or ``device:<device>`` (`to`); the batches are the same either way."""
-        device = self.search.device
-        return "host" if device is None else f"device:{device}"
+        return data_path_label(self.search.device)
 
     def to(self, device: torch.device | str) -> SearchData:
         """The same data with every loader's batches made on ``device`` (the device data path); each image set is

@@ -1,4 +1,5 @@
-"""Where and how reproducibly a search runs: seeding, device choice, float precision, capturing/restoring every RNG.
+"""Where and how reproducibly a training runs (a search or a benchmark job): seeding, device choice, float
+precision, waiting for the device, the running loss/accuracy of an epoch, capturing/restoring every RNG.
 
 A resumed run must continue exactly as the uninterrupted one would have, so every random stream a search touches is
 captured at the end of each epoch and restored on resume: Python's `random`, NumPy's global RNG, the searcher's own
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -68,6 +70,42 @@ def set_precision(precision: str) -> torch.dtype | None:
     return torch.bfloat16 if precision == "bf16" else None
 
 
+def synchronize(device: torch.device | None) -> None:
+    """Wait until ``device`` has finished its queued work (a CUDA device; nothing to wait for otherwise or for None),
+    e.g. before reading a clock."""
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclass
+class Meter:
+    """Running mean loss and top-1 accuracy (in %) over the samples seen.
+
+    The sums stay where the tensors are (float64 loss sum, int64 correct count) and are read once, at the end of the
+    epoch: an update never waits for the device, so a GPU step runs without a host synchronisation. The float64
+    arithmetic is the one a Python float sum does, so the figures are the same bit for bit."""
+
+    loss_sum_t: torch.Tensor | None = None
+    correct_t: torch.Tensor | None = None
+    count: int = 0
+
+    def update(self, loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> None:
+        n = int(targets.shape[0])
+        loss_n = loss.detach().double() * n
+        correct = (logits.detach().argmax(dim=-1) == targets).sum()
+        self.loss_sum_t = loss_n if self.loss_sum_t is None else self.loss_sum_t + loss_n
+        self.correct_t = correct if self.correct_t is None else self.correct_t + correct
+        self.count += n
+
+    @property
+    def loss(self) -> float | None:
+        return float(self.loss_sum_t) / self.count if self.count else None
+
+    @property
+    def acc(self) -> float | None:
+        return 100.0 * int(self.correct_t) / self.count if self.count else None
+
+
 def describe_device(device: torch.device) -> str:
     """A line for the record: the device and, for CUDA, the card's name."""
     if device.type == "cuda":
@@ -108,5 +146,5 @@ def restore_rng(state: Mapping[str, Any], rng: np.random.Generator | None = None
         gen.set_state(saved[key])
 
 
-__all__ = ["PRECISIONS", "capture_rng", "check_precision", "describe_device", "pick_device", "restore_rng",
-           "seed_everything", "set_precision"]
+__all__ = ["PRECISIONS", "Meter", "capture_rng", "check_precision", "describe_device", "pick_device", "restore_rng",
+           "seed_everything", "set_precision", "synchronize"]

@@ -61,14 +61,22 @@ class Augment:
         """Test transform: ``(B, H, W, 3)`` uint8 -> normalised float ``(B, 3, H, W)``."""
         return self._normalise(images)
 
+    def scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel float32 ``(scale, shift)`` with normalised = pixel * scale - shift: ``1 / (255 std)`` and
+        ``mean / std``. The host pipeline and the device data path both use these constants, which is what makes
+        their batches equal bit for bit."""
+        scale = np.array([1.0 / (255.0 * s) for s in self.std], dtype=np.float32)
+        shift = np.array([m / s for m, s in zip(self.mean, self.std, strict=True)], dtype=np.float32)
+        return scale, shift
+
     def _normalise(self, images: np.ndarray) -> torch.Tensor:
         """(x / 255 - mean) / std per channel, as one multiply-add, into a contiguous NCHW float32 tensor."""
         b, h, w, _ = images.shape
         out = np.empty((b, 3, h, w), dtype=np.float32)
+        scale, shift = self.scale_shift()
         for ch in range(3):
-            scale = 1.0 / (255.0 * self.std[ch])
-            np.multiply(images[..., ch], np.float32(scale), out=out[:, ch], casting="unsafe")
-            out[:, ch] -= np.float32(self.mean[ch] / self.std[ch])
+            np.multiply(images[..., ch], scale[ch], out=out[:, ch], casting="unsafe")
+            out[:, ch] -= shift[ch]
         return torch.from_numpy(out)
 
 

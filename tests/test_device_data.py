@@ -7,6 +7,8 @@ pass of ``cycle``; the augmentation itself is checked against torchvision pixel 
 
 from __future__ import annotations
 
+import gc
+import weakref
 import zipfile
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from test_data import _set, _write_jpeg_zip
 from algos import SearchContext, get_searcher
 from algos.oneshot import load_search_data
 from algos.oneshot_protocol import smoke
+from bench.generate import job
 from supernet.datasets import (
     CIFAR10_CLASSES,
     DatasetNotFoundError,
@@ -27,7 +30,7 @@ from supernet.datasets import (
     read_jpeg_set,
     read_packed_jpeg,
 )
-from supernet.device_data import DeviceCache, augment_batch, normalisation
+from supernet.device_data import DATA_PATHS, DeviceCache, augment_batch, normalisation
 from supernet.loaders import build_search_data, search_loaders
 from supernet.splits import seeded_split
 from supernet.transforms import AUGMENT
@@ -113,11 +116,25 @@ def test_device_sets_are_held_once_and_workers_are_refused() -> None:
     split = seeded_split("cifar10-jpeg", total=40)
     cache = DeviceCache()
     a, b = cache.get(full, torch.device("cpu")), cache.get(full, torch.device("cpu"))
-    assert a is b and a.images.shape == (40, 32, 32, 3) and a.images.dtype == torch.uint8 and a.nbytes == 40 * 3072 + 320
+    nbytes = a.images.numel() * a.images.element_size() + a.labels.numel() * a.labels.element_size()
+    assert a is b and a.images.shape == (40, 32, 32, 3) and a.images.dtype == torch.uint8 and nbytes == 40 * 3072 + 320
     data = build_search_data("cifar10", split, full, split["train"], full, split["valid"], weight_split="train",
                              arch_split="valid", batch_size=8, seed=1, num_workers=2)
     with pytest.raises(ValueError, match="num_workers=2"):
         data.to("cpu")
+
+
+def test_a_device_set_goes_with_its_image_set() -> None:
+    """The cache holds a set's device copy only while the set lives: a process that searches many datasets does not
+    keep every one of them on the device."""
+    cache, cpu = DeviceCache(), torch.device("cpu")
+    full, other = _set("toy", 40, size=32), _set("other", 20, size=32)
+    held, kept = weakref.ref(cache.get(full, cpu)), cache.get(other, cpu)
+    assert held() is cache.get(full, cpu)
+    del full
+    gc.collect()
+    assert held() is None  # the entry went with the set
+    assert cache.get(other, cpu) is kept
 
 
 def test_search_option_data_path(default_bench) -> None:
@@ -137,6 +154,13 @@ def test_search_option_data_path(default_bench) -> None:
         load(data_path="gpu")
     with pytest.raises(ValueError, match="workers=2"):
         load(data_path="device", workers=2)
+    # a benchmark job reads the same rule; its plan checks the values without torch, from its own copy of them
+    assert job.DATA_PATHS == DATA_PATHS
+    assert [job.JobOptions(data_path=p).on_device(t) for p in DATA_PATHS for t in ("cpu", "cuda")] == \
+        [False, True, False, False, True, True]
+    assert not job.JobOptions(data_path="auto", loader_workers=2).on_device("cuda")
+    with pytest.raises(ValueError, match="loader_workers=2"):
+        job.JobOptions(data_path="device", loader_workers=2)
 
 
 # --- the packed JPEG set ---------------------------------------------------------------------------------------------

@@ -105,6 +105,11 @@ def test_the_fingerprint_holds_what_decides_a_result_and_nothing_else() -> None:
                          (plan_runs(["bohb"], ["cifar100"], [1], "nb201")[0][0].fingerprint, "dataset"),
                          (plan_runs(["bohb"], ["cifar10"], [2], "nb201")[0][0].fingerprint, "seed")):
         assert [d[0] for d in differences(base, changed)] == [key]
+    # a seeded split is other data than the official lists: a run on one is never reused or pooled as the other
+    from supernet.splits import SEEDED
+    seeded, folder = fp(options={"splits_dir": SEEDED}), fp(options={"splits_dir": "/official/lists"})
+    assert [d[0] for d in differences(seeded, folder)] == ["options.splits_dir"]
+    assert folder == fp(options={"splits_dir": "/a/copy/of/them"})
 
 
 def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path: Path) -> None:
@@ -376,6 +381,36 @@ def test_a_save_killed_at_any_step_leaves_a_checkpoint_that_loads(tmp_path: Path
     assert notes == []  # nothing was damaged: nothing to report
     ck.remove_checkpoint(path)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_verified_checkpoint_that_torch_cannot_load_raises_instead_of_starting_afresh(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that matches its manifest is not damaged: a failure to load it (here torch failing, as a missing module
+    or a too-old torch would) is raised, and both good checkpoints stay where they are; only an unverifiable file
+    (no manifest) that torch cannot read is reported and skipped."""
+    import torch
+
+    from supernet import checkpoint as ck
+
+    path = tmp_path / "checkpoint.pt"
+    for epoch in (1, 2):
+        ck.save_checkpoint(path, {"epoch": epoch})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    notes: list[str] = []
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise ModuleNotFoundError("No module named 'numpy._core'")
+    with monkeypatch.context() as m:
+        m.setattr(torch, "load", broken)
+        with pytest.raises(ModuleNotFoundError, match="numpy._core"):
+            ck.load_checkpoint(path, {}, notes.append)
+    assert notes == [] and {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert ck.load_checkpoint(path, {}, notes.append)["epoch"] == 2 and notes == []
+    ck.manifest_path(path).unlink()  # a pre-manifest checkpoint: nothing says its bytes are the ones saved
+    path.write_bytes(path.read_bytes()[:100])
+    state = ck.load_checkpoint(path, {}, notes.append)
+    assert state is not None and state["epoch"] == 1
+    assert len(notes) == 1 and "checkpoint.pt cannot be read" in notes[0] and "resuming from checkpoint.prev.pt" in notes[0]
 
 
 # --- 10. reports of a folder that is not there -----------------------------------------------------------------

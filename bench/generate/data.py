@@ -29,6 +29,7 @@ import numpy as np
 
 from bench.generate.protocol import Setting, check_source
 from supernet.datasets import DATASETS, DatasetSpec, ImageSet, read_dataset
+from supernet.device_data import data_path_label
 from supernet.loaders import Loader
 from supernet.splits import SPLIT_SEED, Split, dataset_split
 from supernet.transforms import AUGMENT
@@ -60,7 +61,7 @@ class SettingData:
                 "smoke": self.spec.is_smoke, **self.split.describe(), "num_train": self.train.num_samples,
                 **{f"num_{k}": v.num_samples for k, v in self.evals.items()}, "subset": self.subset,
                 "eval_subset": self.eval_subset, "data_dir": self.data_dir,
-                "data_path": "host" if self.train.device is None else f"device:{self.train.device}"}
+                "data_path": data_path_label(self.train.device)}
 
 
 def setting_data(sett: Setting, data: str, *, data_dir: str | Path | None = None,

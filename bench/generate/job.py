@@ -23,7 +23,8 @@ CHECKPOINT = "checkpoint.pt"
 WEIGHTS = "weights.pt"
 RESULT_FORMAT = "nb201-harness-train-result"
 RESULT_VERSION = 1
-#: Values of `JobOptions.data_path`.
+#: Values of `JobOptions.data_path`: `supernet.device_data.DATA_PATHS` (whose rule `JobOptions.on_device` applies),
+#: repeated here so that a plan is checked when it is made without importing torch (a test keeps the two equal).
 DATA_PATHS = ("auto", "host", "device")
 
 
@@ -71,9 +72,11 @@ class JobOptions:
                              f"loader_workers={self.loader_workers} asks for loader processes (use 0)")
 
     def on_device(self, device_type: str) -> bool:
-        """Whether a job on a ``device_type`` device makes its batches there."""
-        return self.data_path == "device" or (self.data_path == "auto" and device_type == "cuda"
-                                              and not self.loader_workers)
+        """Whether a job on a ``device_type`` device makes its batches there (`supernet.device_data.batches_on_device`;
+        torch is imported here, when a job trains)."""
+        from supernet.device_data import batches_on_device
+
+        return batches_on_device(self.data_path, device_type, self.loader_workers, "loader_workers")
 
 
 @dataclass(frozen=True)

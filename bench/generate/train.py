@@ -49,7 +49,7 @@ from bench.generate.protocol import setting
 from supernet import build_network, count_parameters
 from supernet.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from supernet.flops import flops
-from supernet.runtime import capture_rng, describe_device, pick_device, restore_rng
+from supernet.runtime import Meter, capture_rng, describe_device, pick_device, restore_rng, synchronize
 
 
 def train_job(job: Job, root: Path | str, *, stop_after: int | None = None, keep_checkpoint: bool = False,
@@ -144,21 +144,13 @@ def read_result(job: Job, root: Path | str) -> dict[str, Any] | None:
 
 
 # --- one epoch --------------------------------------------------------------------------------------------
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _train_epoch(net: nn.Module, data: SettingData, optimizer: torch.optim.Optimizer, criterion: nn.Module,
                  epoch: int, device: torch.device) -> tuple[float, float, float]:
     """One pass over the training images: (mean loss, accuracy %, seconds incl. data loading).
 
-    The sums stay on the device until the end of the epoch (float64, the arithmetic of a Python float sum), so a GPU
-    step never waits for the host."""
+    The sums stay on the device until the end of the epoch (`Meter`), so a GPU step never waits for the host."""
     net.train()
-    total_loss: torch.Tensor | None = None
-    correct: torch.Tensor | None = None
-    seen = 0
+    meter = Meter()
     t0 = time.perf_counter()
     for x, y in data.train.epoch(epoch):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -167,14 +159,10 @@ def _train_epoch(net: nn.Module, data: SettingData, optimizer: torch.optim.Optim
         loss = criterion(logits, y)
         loss.backward()
         optimizer.step()
-        n = len(y)
-        loss_n = loss.detach().double() * n
-        hits = (logits.detach().argmax(1) == y).sum()
-        total_loss = loss_n if total_loss is None else total_loss + loss_n
-        correct = hits if correct is None else correct + hits
-        seen += n
-    _sync(device)
-    return float(total_loss) / seen, 100.0 * int(correct) / seen, time.perf_counter() - t0
+        meter.update(loss, logits, y)
+    synchronize(device)
+    seconds = time.perf_counter() - t0
+    return meter.loss, meter.acc, seconds  # type: ignore[return-value]
 
 
 def _evaluate(net: nn.Module, loader: Any, criterion: nn.Module,
@@ -189,10 +177,10 @@ def _evaluate(net: nn.Module, loader: Any, criterion: nn.Module,
     with torch.no_grad():
         for x, y in loader.epoch(0):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            _sync(device)
+            synchronize(device)
             tf = time.perf_counter()
             logits = net(x)
-            _sync(device)
+            synchronize(device)
             if len(y) == loader.batch_size:
                 forward.append(time.perf_counter() - tf)
             total_loss += float(criterion(logits, y)) * len(y)

@@ -22,6 +22,7 @@ import torch
 from supernet.datasets import JPEG_ARCHIVE, JPEG_PACKED, _read_image_folder, _read_packed_jpeg, read_jpeg_set
 from supernet.loaders import search_loaders
 from supernet.runtime import describe_device, pick_device
+from supernet.runtime import synchronize as _sync
 
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10-jpeg"
 
@@ -34,11 +35,6 @@ def read_seconds(source: Path) -> float:
     for part in ("train", "test"):
         read_jpeg_set(source, part)
     return time.perf_counter() - t0
-
-
-def _sync(device: torch.device | None) -> None:
-    if device is not None and device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def epoch_seconds(loader, epoch: int, device: torch.device | None) -> tuple[float, int]:  # noqa: ANN001 - a loader

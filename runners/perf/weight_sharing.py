@@ -58,6 +58,7 @@ from bench import Benchmark
 from runners.plan import UsageError, parse_options
 from search_space import Arch
 from supernet.runtime import describe_device, pick_device, seed_everything
+from supernet.runtime import synchronize as _sync
 
 #: Images on each side of the search (PROTOCOLS.md 1.2): weight split, architecture (valid) split; input side.
 SPLIT_SIZES: dict[str, tuple[int, int, int, int]] = {
@@ -85,9 +86,6 @@ def default_timer(searcher: OneShotSearcher, run: OneShotRun, base: Batch, arch:
     searcher.step(run, base, arch)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def next_cell(searcher: OneShotSearcher, run: OneShotRun) -> Arch | None:
