@@ -9,11 +9,13 @@ from search_space.arch import (
     OPS,
     Arch,
     all_archs,
+    arch_strings,
     code_to_index,
     index_to_code,
     indices_of,
     ops_matrix,
     product_order,
+    string_to_index,
 )
 from search_space.canonical import canonical, canonical_ids, num_classes
 
@@ -26,6 +28,7 @@ __all__ = [
     "OPS",
     "Arch",
     "all_archs",
+    "arch_strings",
     "canonical",
     "canonical_ids",
     "code_to_index",
@@ -34,4 +37,5 @@ __all__ = [
     "num_classes",
     "ops_matrix",
     "product_order",
+    "string_to_index",
 ]

@@ -9,9 +9,10 @@ from __future__ import annotations
 import itertools
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 
 import numpy as np
 
@@ -189,6 +190,26 @@ def index_to_code() -> np.ndarray:
 def code_to_index() -> np.ndarray:
     """Read-only array: base-5 op code -> official index."""
     return _code_to_index()
+
+
+def arch_strings() -> tuple[str, ...]:
+    """The official string of every cell, in official index order (computed once)."""
+    return _strings()[0]
+
+
+def string_to_index() -> Mapping[str, int]:
+    """Read-only official string -> official index of every cell (computed once; copy it to change it)."""
+    return _strings()[1]
+
+
+@lru_cache(maxsize=1)
+def _strings() -> tuple[tuple[str, ...], Mapping[str, int]]:
+    """Each string filled into one template (15,625 `Arch` objects take 0.2 s)."""
+    parts = str(Arch((0,) * NUM_EDGES)).split(f"{OPS[0]}~")  # the edges in string order, as Arch.ops
+    template = "".join(part + (f"{{{edge}}}~" if edge < NUM_EDGES else "") for edge, part in enumerate(parts))
+    by_code = [template.format(*ops) for ops in itertools.product(OPS, repeat=NUM_EDGES)]  # base-5 code order
+    strings = tuple(by_code[code] for code in _index_to_code().tolist())
+    return strings, MappingProxyType({s: i for i, s in enumerate(strings)})
 
 
 def ops_matrix() -> np.ndarray:

@@ -9,7 +9,19 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from search_space import EDGES, NUM_ARCHS, NUM_EDGES, NUM_OPS, OPS, Arch, all_archs, indices_of, ops_matrix
+from search_space import (
+    EDGES,
+    NUM_ARCHS,
+    NUM_EDGES,
+    NUM_OPS,
+    OPS,
+    Arch,
+    all_archs,
+    arch_strings,
+    indices_of,
+    ops_matrix,
+    string_to_index,
+)
 
 
 def test_index_order_matches_published_csv(csv_path: Path) -> None:
@@ -38,6 +50,15 @@ def test_round_trips_for_every_cell() -> None:
         assert arch.ops == tuple(mat[i])
     archs = [Arch.from_index(i) for i in (5, 0, 15624, 11472)]
     assert indices_of(archs).tolist() == [5, 0, 15624, 11472]
+
+
+def test_cached_strings_are_the_cells_in_index_order() -> None:
+    strings, index = arch_strings(), string_to_index()
+    assert strings == tuple(str(a) for a in all_archs())
+    assert len(index) == NUM_ARCHS and all(index[s] == i for i, s in enumerate(strings))
+    assert arch_strings() is strings and string_to_index() is index  # built once
+    with pytest.raises(TypeError):
+        index[strings[0]] = 1  # type: ignore[index]  # shared by every caller: read-only
 
 
 def test_parse_accepts_str_index_and_arch() -> None:

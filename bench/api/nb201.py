@@ -31,7 +31,7 @@ from bench.api.weights import NO_WEIGHTS, NoWeightsError, WeightStore
 from bench.oracle import SEARCH_DATASETS, Benchmark, proxy_dataset
 from bench.substitutes import SUBSTITUTES, MissingFigureError
 from bench.table import DATASETS, Table
-from search_space import NUM_ARCHS, Arch
+from search_space import NUM_ARCHS, Arch, arch_strings, string_to_index
 
 #: Datasets ``get_more_info`` and the costs accept; those ``simulate_train_eval`` accepts.
 INFO_DATASETS = DATASET_ORDER
@@ -85,7 +85,7 @@ class NASBench201API:
         self.filename = self.bench.path.name if self.bench.path is not None else self.bench.source
         self.weights = WeightStore()
         self._used: dict[str, None] = {}
-        self._strs: tuple[str, ...] | None = None
+        self._archstr2index: dict[str, int] | None = None
         self.reset_time()
 
     # --- the space -----------------------------------------------------------------------------------
@@ -95,9 +95,7 @@ class NASBench201API:
 
     @property
     def meta_archs(self) -> tuple[str, ...]:
-        if self._strs is None:
-            self._strs = tuple(str(Arch.from_index(i)) for i in range(NUM_ARCHS))
-        return self._strs
+        return arch_strings()
 
     @property
     def evaluated_indexes(self) -> list[int]:
@@ -115,7 +113,10 @@ class NASBench201API:
 
     @property
     def archstr2index(self) -> dict[str, int]:
-        return {s: i for i, s in enumerate(self.meta_archs)}
+        """This API's own dict (built once), as the official attribute: changing it changes no other API."""
+        if self._archstr2index is None:
+            self._archstr2index = dict(string_to_index())
+        return self._archstr2index
 
     def __len__(self) -> int:
         return NUM_ARCHS

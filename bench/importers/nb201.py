@@ -40,7 +40,7 @@ import zipfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import lru_cache
 from importlib import metadata
-from itertools import islice, product
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from bench.importers.isolated import run_isolated
 from bench.importers.safe_pickle import HoldsTensors, collector_paused, read_plain
 from bench.importers.stream_pickle import Record, epoch_keys
 from bench.table import DATASETS, EVAL_TIME_SPLIT, MODEL_FIELDS, Table, TableError, cause, metric
-from search_space import NUM_ARCHS, NUM_EDGES, OPS, Arch, index_to_code
+from search_space import NUM_ARCHS, Arch, string_to_index
 
 PACKAGE = "nas-bench-201"
 #: Official file name -> version, e.g. ``NAS-Bench-201-v1_1-096897.pth`` -> ``v1_1``.
@@ -526,7 +526,7 @@ def _index_map(meta_archs: list[str], source: str) -> np.ndarray:
     if len(meta_archs) != NUM_ARCHS:
         raise TableError(f"{source!r} lists {len(meta_archs)} architectures, expected the {NUM_ARCHS} "
                          "NAS-Bench-201 cells (a NATS-Bench size-space file?)")
-    known = _official_strings()
+    known = string_to_index()
     try:
         order = np.array([known[s] if s in known else Arch.from_str(s).index for s in meta_archs], dtype=np.int64)
     except ValueError as exc:
@@ -534,15 +534,6 @@ def _index_map(meta_archs: list[str], source: str) -> np.ndarray:
     if len(np.unique(order)) != NUM_ARCHS:
         raise TableError(f"{source!r} lists some architectures twice")
     return order
-
-
-@lru_cache(maxsize=1)
-def _official_strings() -> dict[str, int]:
-    """Arch string -> official index, each string filled into one template (15,625 `Arch` objects take 0.2 s)."""
-    parts = str(Arch((0,) * NUM_EDGES)).split(f"{OPS[0]}~")  # the edges in string order, as Arch.ops
-    template = "".join(part + (f"{{{edge}}}~" if edge < NUM_EDGES else "") for edge, part in enumerate(parts))
-    by_code = [template.format(*ops) for ops in product(OPS, repeat=NUM_EDGES)]  # base-5 code order
-    return {by_code[code]: i for i, code in enumerate(index_to_code().tolist())}
 
 
 def provenance(path: Path, importer: str, package: str, official_name: re.Pattern, **extra: Any) -> dict[str, Any]:
