@@ -19,6 +19,7 @@ from official import CELLS, NATS_NAME, NB201_NAME, SPLITS, meta_archs
 
 from bench import Benchmark, TableError
 from bench.importers.csv import SEEDS_SUFFIX, read_csv
+from bench.importers.isolated import run_isolated
 from bench.importers.nats import read_nats
 from bench.importers.nb201 import ALL_SPLITS, collect, read_nb201
 from bench.sources import open_table, source_kind
@@ -164,6 +165,24 @@ def test_nb201_through_sources_and_cache(nb201_file: Path, tmp_path: Path, monke
                                                                              "ImageNet16-120") for e in (12, 200))
     assert again.table.info["curve_splits"] == ["x-valid"]
     assert again.table.info["file_version"] == "v1_1"
+
+
+def test_nb201_with_an_unwritable_cache_imports_once(nb201_file: Path, tmp_path: Path, monkeypatch) -> None:
+    import bench.importers.nb201 as nb201
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("NB201_CACHE", str(blocker))
+    calls = []
+
+    def counted(make, *args, out=None):
+        calls.append(out)
+        return run_isolated(make, *args, out=out)
+
+    monkeypatch.setattr(nb201, "run_isolated", counted)
+    table, cached = open_table(nb201_file)
+    assert cached is None and calls == [None]  # one import, which tried no cache entry
+    assert table.info["file_version"] == "v1_1"
 
 
 def test_nb201_bad_files_name_the_file(tmp_path: Path) -> None:
