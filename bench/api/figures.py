@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -55,10 +56,18 @@ class Figures:
         self.substitutes = check_substitutes(substitutes)
         self._resolved: dict[tuple[str, bool], Resolved | MissingFigureError] = {}
         self._counted: dict[tuple[str, str], np.ndarray] = {}
-        epochs = {MetricName.parse(m).epochs for m in bench.metrics} - {None}
-        epochs |= {int(k.rsplit("@", 1)[1]) for k in self.table.seeds}
+        present: dict[int | None, set[str]] = {}  # schedule -> datasets with any figure (or trial seeds) on it
+        for m in bench.metrics:
+            name = MetricName.parse(m)
+            present.setdefault(name.epochs, set()).add(name.dataset)
+        for k in self.table.seeds:
+            dataset, epochs = k.rsplit("@", 1)
+            present.setdefault(int(epochs), set()).add(dataset)
+        self._datasets = {e: tuple(d for d in DATASET_ORDER if d in ds) for e, ds in present.items()}
         #: The schedules (epochs) the source has figures of: the official API's ``avaliable_hps``.
-        self.hps: tuple[int, ...] = tuple(sorted(epochs))  # type: ignore[arg-type]
+        self.hps: tuple[int, ...] = tuple(sorted(e for e in present if e is not None))
+        self._has: dict[tuple[str, int], np.ndarray] = {}
+        self._has_cell: dict[int, np.ndarray] = {}
         self.C, self.N = self._shape()
 
     @property
@@ -125,18 +134,42 @@ class Figures:
 
     def datasets(self, epochs: int) -> list[str]:
         """Datasets with any figure on the ``epochs`` schedule, in the official order."""
-        present = {MetricName.parse(m).dataset for m in self.bench.metrics if MetricName.parse(m).epochs == epochs}
-        present |= {k.rsplit("@", 1)[0] for k in self.table.seeds if k.endswith(f"@{epochs}")}
-        return [d for d in DATASET_ORDER if d in present]
+        return list(self._datasets.get(epochs, ()))
+
+    def has(self, i: int, dataset: str, epochs: int) -> bool:
+        """Whether the source has any accuracy of cell ``i`` on ``dataset`` on the ``epochs`` schedule."""
+        return bool(self._has_array(dataset, epochs)[i])
 
     def has_cell(self, i: int, epochs: int) -> bool:
-        """Whether the source has any accuracy of cell ``i`` on the ``epochs`` schedule."""
-        for ds in self.datasets(epochs):
-            for split in DATASETS[ds]:
-                mean = self.table.means.get(f"{ds}/{split}@{epochs}")
-                if mean is not None and not math.isnan(mean[i]):
-                    return True
-        return False
+        """Whether the source has any accuracy of cell ``i`` on the ``epochs`` schedule (on any dataset)."""
+        if epochs not in self._has_cell:
+            has = np.zeros(NUM_ARCHS, dtype=bool)
+            for ds in self.datasets(epochs):
+                has |= self._has_array(ds, epochs)
+            self._has_cell[epochs] = has
+        return bool(self._has_cell[epochs][i])
+
+    def _has_array(self, dataset: str, epochs: int) -> np.ndarray:
+        key = (dataset, epochs)
+        if key not in self._has:  # the table is fixed once built: each answer is worked out once, for every cell
+            has = np.zeros(NUM_ARCHS, dtype=bool)
+            for split in DATASETS[dataset]:
+                mean = self.table.means.get(f"{dataset}/{split}@{epochs}")
+                if mean is not None:
+                    has |= ~np.isnan(mean)
+            self._has[key] = has
+        return self._has[key]
+
+    @cached_property
+    def evaluated(self) -> np.ndarray:
+        """Cells with any figure on any schedule but the training time (the official ``evaluated_indexes``)."""
+        has = np.zeros(NUM_ARCHS, dtype=bool)
+        for name, mean in self.table.means.items():
+            if "/train_seconds" not in name and "@" in name:
+                has |= ~np.isnan(mean)
+        cells = np.flatnonzero(has)
+        cells.setflags(write=False)
+        return cells
 
     # --- trials --------------------------------------------------------------------------------------
     def seeds_known(self, dataset: str, epochs: int) -> bool:

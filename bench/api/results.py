@@ -102,11 +102,7 @@ class ArchResults:
 
     # --- datasets and trials -------------------------------------------------------------------------
     def get_dataset_names(self) -> list[str]:
-        return [ds for ds in self._figs.datasets(self.epochs) if self._has(ds)]
-
-    def _has(self, ds: str) -> bool:
-        return any(not np.isnan(self._figs.table.means[f"{ds}/{s}@{self.epochs}"][self.arch_index])
-                   for s in DATASETS[ds] if f"{ds}/{s}@{self.epochs}" in self._figs.table.means)
+        return [ds for ds in self._figs.datasets(self.epochs) if self._figs.has(self.arch_index, ds, self.epochs)]
 
     def _dataset(self, dataset: str) -> str:
         ds = self._figs.dataset(dataset)
