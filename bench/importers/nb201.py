@@ -40,7 +40,6 @@ import zipfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import lru_cache
 from importlib import metadata
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +200,7 @@ class _TrialLayout:
 
     def __init__(self, dataset: str, epochs: int, names: tuple[str, ...], curve_splits: tuple[str, ...]) -> None:
         last = epochs - 1
-        self.dataset, self.epochs, self.names = dataset, epochs, names
+        self.dataset, self.epochs = dataset, epochs
         kept = [s for s in names if s in DATASETS[dataset]]
         self.skipped = {f"eval set {s!r} of {dataset}" for s in names if s not in DATASETS[dataset]}
         self.last_keys = tuple(f"{s}@{last}" for s in kept)
@@ -236,11 +235,11 @@ def _put_trial(cols: _Columns, i: int, k: int, seed: int, dataset: str, res: Map
     row = [_at(res.get("train_acc1es"), last), _at(res.get("train_losses"), last),
            *_values(accs, lay.last_keys), *_values(losses, lay.last_keys),
            _train_sum(train_times, epochs) if train_times is not None else math.nan,
-           _epoch_sum(eval_times, names, lay.timed, epochs) / epochs
+           _epoch_sum(eval_times, lay.timed, epochs) / epochs
            if lay.timed is not None and isinstance(eval_times, Mapping) and eval_times else math.nan]
     cols.row(lay, i, k, seed, row)
     for name, split in lay.curves:
-        cols.curve(name, i, k, _epoch_series(accs, names, split, epochs))
+        cols.curve(name, i, k, _epoch_series(accs, split, epochs))
     return lay.skipped
 
 
@@ -270,38 +269,27 @@ def _sum(record: Any, keys: Sequence[Any]) -> float:
         return _total(_per_epoch(record, keys))
 
 
-def _block(record: Any, split: str, start: int, epochs: int) -> np.ndarray | list | None:
-    """The values of ``split@0 .. split@E-1`` where they stand as one run in the record, read in place: the official
-    scripts add one split after another, epochs in order (``update_eval``), so a block starts at the split's place
-    in ``eval_names`` times E. None where the record is laid out otherwise (then the keys are looked up one by
-    one)."""
-    if type(record) is Record:
-        at = record.keys_.block(split, epochs)
-        return None if at is None else record.values_[at:at + epochs]
-    if len(record) < start + epochs or list(islice(record, start, start + epochs)) != list(epoch_keys(split, epochs)):
+def _block(record: Any, split: str, epochs: int) -> np.ndarray | None:
+    """The values of ``split@0 .. split@E-1`` of a `Record` where they stand as one run in it, read in place (the
+    official scripts add one split after another, epochs in order: ``update_eval``). None for any other record,
+    or one laid out otherwise: then the keys are looked up one by one."""
+    if type(record) is not Record:
         return None
-    return list(islice(record.values(), start, start + epochs))
+    at = record.keys_.block(split, epochs)
+    return None if at is None else record.values_[at:at + epochs]
 
 
-def _epoch_series(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> np.ndarray:
-    block = _block(record, split, names.index(split) * epochs, epochs)
-    if type(block) is np.ndarray:
-        return block
+def _epoch_series(record: Mapping[str, Any], split: str, epochs: int) -> np.ndarray:
+    block = _block(record, split, epochs)
     if block is not None:
-        try:
-            return np.fromiter(block, dtype=np.float64, count=epochs)
-        except TypeError:  # a None among them
-            pass
+        return block
     return _series(record, epoch_keys(split, epochs))
 
 
-def _epoch_sum(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> float:
-    block = _block(record, split, names.index(split) * epochs, epochs)
+def _epoch_sum(record: Mapping[str, Any], split: str, epochs: int) -> float:
+    block = _block(record, split, epochs)
     if block is not None:
-        try:
-            return float(sum(block if type(block) is list else block.tolist()))
-        except TypeError:
-            pass
+        return float(sum(block.tolist()))
     return _sum(record, epoch_keys(split, epochs))
 
 
