@@ -242,6 +242,21 @@ def test_nb201_file_with_tensors_goes_through_torch(nb201_file: Path, tmp_path: 
     assert table.info["cells_with_results"] == len(CELLS)
 
 
+def test_torch_fallback_admits_what_the_stream_reader_admits(tmp_path: Path) -> None:
+    """The numpy scalars the official scripts may have left (any width) read through either reader."""
+    import torch
+
+    from bench.importers.nb201 import _numpy_scalars_allowed
+    from bench.importers.safe_pickle import read_plain
+
+    data = {"f8": np.float64(1.5), "i2": np.int16(-3), "u1": np.uint8(7), "b1": np.bool_(True), "t": {1, 2}}
+    path = tmp_path / "scalars.pth"
+    torch.save(data, path, _use_new_zipfile_serialization=False)
+    assert read_plain(path)[0] == data
+    with _numpy_scalars_allowed():
+        assert torch.load(path, weights_only=True) == data
+
+
 def test_curve_splits_are_checked() -> None:
     with pytest.raises(ValueError, match="unknown split 'x-tset' for curves; valid: .*x-test"):
         collect(meta_archs(), [], {}, source="s", curve_splits=("x-tset",))

@@ -38,6 +38,7 @@ import pickle
 import re
 import zipfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -46,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from bench.importers.isolated import run_isolated
-from bench.importers.safe_pickle import HoldsTensors, collector_paused, read_plain
+from bench.importers.safe_pickle import ALLOWED, HoldsTensors, collector_paused, read_plain
 from bench.importers.stream_pickle import Record, epoch_keys
 from bench.table import DATASETS, EVAL_TIME_SPLIT, MODEL_FIELDS, Table, TableError, cause, metric
 from search_space import NUM_ARCHS, Arch, string_to_index
@@ -538,20 +539,12 @@ def package_version(package: str) -> str:
         return "unknown"
 
 
-class _numpy_scalars_allowed:
-    """torch.load reads only plain data (weights_only); numpy scalars, which older files may hold, are plain too."""
+def _numpy_scalars_allowed() -> AbstractContextManager:
+    """torch.load reads only plain data (weights_only): let it admit what our own readers admit (`ALLOWED`: numpy
+    scalars, which older files may hold, and the official format's few classes), so both read the same files."""
+    import torch
 
-    def __enter__(self) -> None:
-        import torch
-
-        scalar = np._core.multiarray.scalar
-        allowed: list = [np.dtype, *{type(np.dtype(t)) for t in ("f8", "f4", "i8", "i4")},
-                         (scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar")]
-        self._ctx = torch.serialization.safe_globals(allowed)
-        self._ctx.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
+    return torch.serialization.safe_globals([(obj, f"{module}.{name}") for (module, name), obj in ALLOWED.items()])
 
 
 __all__ = ["ALL_SPLITS", "COST_RULES", "CURVE_SPLITS", "MODEL_HP", "MODEL_MEANS_EXACT", "check_curve_splits", "collect", "package_version",
