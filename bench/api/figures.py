@@ -24,10 +24,9 @@ from functools import cached_property
 
 import numpy as np
 
-from bench.importers.nb201 import MODEL_MEANS_EXACT
 from bench.oracle import OFFICIAL_FILES, Benchmark, Resolved
 from bench.substitutes import MissingFigureError, check_substitutes
-from bench.table import COST_FIELDS, DATASETS, EVAL_TIME_SPLIT, LOSS_SUFFIX, MODEL_FIELDS, MetricName
+from bench.table import COST_FIELDS, DATASETS, EVAL_TIME_SPLIT, LOSS_SUFFIX, MODEL_FIELDS, MODEL_MEANS_EXACT, MetricName
 from search_space import NUM_ARCHS
 
 #: The official files with everything, and where losses and weights also come from.

@@ -49,7 +49,7 @@ import numpy as np
 from bench.importers.isolated import run_isolated
 from bench.importers.safe_pickle import ALLOWED, HoldsTensors, collector_paused, read_plain
 from bench.importers.stream_pickle import Record, epoch_keys
-from bench.table import DATASETS, EVAL_TIME_SPLIT, MODEL_FIELDS, Table, TableError, cause, metric
+from bench.table import DATASETS, EVAL_TIME_SPLIT, MODEL_FIELDS, MODEL_MEANS_EXACT, Table, TableError, cause, metric
 from search_space import NUM_ARCHS, Arch, string_to_index
 
 PACKAGE = "nas-bench-201"
@@ -62,8 +62,6 @@ CURVE_SPLITS: tuple[str, ...] = ("x-valid",)
 ALL_SPLITS: tuple[str, ...] = tuple(sorted({s for splits in DATASETS.values() for s in splits if s != "train"}))
 #: How a source averages model figures over trials (`ArchResults.get_compute_costs` of each official package).
 COST_RULES = ("nb201", "nats")
-#: `Table.info["model_means"]` of a source whose model figures without per-trial values are every trial's figure.
-MODEL_MEANS_EXACT = "a model figure stored without per-trial values is the same for every trial"
 #: The official hyper-parameter keys of the NAS-Bench-201 file -> the schedule they name.
 NB201_HPS = {"less": "12", "full": "200"}
 
@@ -547,5 +545,5 @@ def _numpy_scalars_allowed() -> AbstractContextManager:
     return torch.serialization.safe_globals([(obj, f"{module}.{name}") for (module, name), obj in ALLOWED.items()])
 
 
-__all__ = ["ALL_SPLITS", "COST_RULES", "CURVE_SPLITS", "MODEL_HP", "MODEL_MEANS_EXACT", "check_curve_splits", "collect", "package_version",
+__all__ = ["ALL_SPLITS", "COST_RULES", "CURVE_SPLITS", "MODEL_HP", "check_curve_splits", "collect", "package_version",
            "provenance", "read_nb201"]
