@@ -21,6 +21,7 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,12 +30,15 @@ from bench.substitutes import MissingFigureError, check_substitutes
 from bench.table import COST_FIELDS, DATASETS, EVAL_TIME_SPLIT, LOSS_SUFFIX, MODEL_FIELDS, MODEL_MEANS_EXACT, MetricName
 from search_space import NUM_ARCHS
 
+if TYPE_CHECKING:
+    from supernet.datasets import DatasetSpec
+
 #: The official files with everything, and where losses and weights also come from.
 WHERE = f"It is in {OFFICIAL_FILES}."
+#: Where the per-trial figures a source keeps only the means of are.
+TRIALS_WHERE = f"They are in {OFFICIAL_FILES}."
 #: Datasets as the official API orders them.
 DATASET_ORDER = tuple(DATASETS)
-#: The image dataset behind each benchmark dataset (for closed-form counts).
-FAMILY = {"cifar10-valid": "cifar10", "cifar10": "cifar10", "cifar100": "cifar100", "ImageNet16-120": "ImageNet16-120"}
 
 
 @dataclass(frozen=True)
@@ -84,17 +88,20 @@ class Figures:
         return 16, 5
 
     def num_classes(self, dataset: str) -> int:
-        """Classes of the network trained on ``dataset`` (a built benchmark's data may be a stand-in, e.g. smoke)."""
-        from supernet.datasets import DATASETS as IMAGES
-
-        data = self.table.info.get("data", {}).get(dataset, {}).get("data") or FAMILY[dataset]
-        return IMAGES[data].num_classes
+        """Classes of the network trained on ``dataset``."""
+        return self._images(dataset).num_classes
 
     def input_size(self, dataset: str) -> int:
+        return self._images(dataset).image_size
+
+    def _images(self, dataset: str) -> DatasetSpec:
+        """The image data the networks of ``dataset`` were trained on: its setting's family, or the source a built
+        benchmark records (which may be a stand-in, e.g. smoke)."""
+        from bench.generate.protocol import SETTINGS
         from supernet.datasets import DATASETS as IMAGES
 
-        data = self.table.info.get("data", {}).get(dataset, {}).get("data") or FAMILY[dataset]
-        return IMAGES[data].image_size
+        data = self.table.info.get("data", {}).get(dataset, {}).get("data") or SETTINGS[dataset].family
+        return IMAGES[data]
 
     # --- argument checks -----------------------------------------------------------------------------
     def hp(self, hp: str | int) -> int:
@@ -200,7 +207,7 @@ class Figures:
 
     def no_trials(self, i: int, dataset: str, epochs: int) -> MissingFigureError:
         return MissingFigureError(f"the trials of cell {i} on {dataset} (hp={epochs})", self.source,
-                                  f"It keeps their means only. They are in {OFFICIAL_FILES}.")
+                                  f"It keeps their means only. {TRIALS_WHERE}")
 
     def column(self, i: int, dataset: str, epochs: int, key: int) -> int:
         """The column of trial ``key`` (a seed, or a position where the source records no seeds)."""
@@ -351,4 +358,4 @@ def loss_field(split: str) -> str:
     return split + LOSS_SUFFIX
 
 
-__all__ = ["DATASET_ORDER", "EVAL_TIME_SPLIT", "NUM_ARCHS", "WHERE", "Figure", "Figures", "loss_field"]
+__all__ = ["DATASET_ORDER", "EVAL_TIME_SPLIT", "NUM_ARCHS", "TRIALS_WHERE", "WHERE", "Figure", "Figures", "loss_field"]

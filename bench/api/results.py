@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from bench.api.answer import Answer
-from bench.api.figures import EVAL_TIME_SPLIT, Figure, Figures, loss_field
+from bench.api.figures import EVAL_TIME_SPLIT, TRIALS_WHERE, Figure, Figures, loss_field
 from bench.substitutes import MissingFigureError
 from bench.table import DATASETS
 
@@ -134,7 +134,7 @@ class ArchResults:
                 if "trial-mean" in self._figs.substitutes:
                     return None, ("trial-mean",)
                 raise MissingFigureError(f"per-trial values of cell {self.arch_index} on {ds} (hp={self.epochs})",
-                                         self._figs.source, f"It keeps trial means only. {_where()}",
+                                         self._figs.source, f"It keeps trial means only. {TRIALS_WHERE}",
                                          ("trial-mean",))
             keys = list(trials)
             return trials[keys[int(self._owner.rng.integers(len(keys)))]], ()
@@ -347,12 +347,6 @@ class ResultsCount:
 
 
 ArchResults._trial_class = ResultsCount
-
-
-def _where() -> str:
-    from bench.oracle import OFFICIAL_FILES
-
-    return f"They are in {OFFICIAL_FILES}."
 
 
 __all__ = ["EVAL_TIME_SPLIT", "HALVES", "ArchResults", "ResultsCount", "UnknownTrialError"]
