@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -101,9 +102,7 @@ class Arch:
 
     @classmethod
     def from_index(cls, index: int) -> Arch:
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or not 0 <= index < NUM_ARCHS:
-            raise ValueError(f"architecture index {index!r} is out of range 0..{NUM_ARCHS - 1}")
-        return cls.from_code(int(_index_to_code()[index]))
+        return cls.from_code(int(_index_to_code()[check_index(index)]))
 
     @property
     def code(self) -> int:
@@ -161,6 +160,20 @@ class Arch:
     def sample(cls, rng: np.random.Generator) -> Arch:
         """A uniformly random cell (each edge's op uniform and independent)."""
         return cls(tuple(int(o) for o in rng.integers(NUM_OPS, size=NUM_EDGES)))
+
+
+def is_integer(value: object) -> bool:
+    """An int or a numpy integer, never a bool (an int to Python, never an index or a count)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_index(index: Any) -> int:
+    """``index`` as an official index; anything but an integer in 0..15624 (a float, a bool, a string) is a
+    ValueError naming the range."""
+    if is_integer(index) and 0 <= index < NUM_ARCHS:
+        return int(index)
+    shown = int(index) if is_integer(index) else repr(index)
+    raise ValueError(f"architecture index {shown} is out of range 0..{NUM_ARCHS - 1}")
 
 
 @lru_cache(maxsize=1)

@@ -28,7 +28,7 @@ import numpy as np
 from bench.oracle import OFFICIAL_FILES, Benchmark, Resolved
 from bench.substitutes import MissingFigureError, check_substitutes
 from bench.table import COST_FIELDS, DATASETS, EVAL_TIME_SPLIT, LOSS_SUFFIX, MODEL_FIELDS, MODEL_MEANS_EXACT, MetricName
-from search_space import NUM_ARCHS
+from search_space import NUM_ARCHS, is_integer
 
 if TYPE_CHECKING:
     from supernet.datasets import DatasetSpec
@@ -134,7 +134,7 @@ class Figures:
         """None for the last epoch, else the epoch index (checked)."""
         if iepoch is None:
             return None
-        if not isinstance(iepoch, (int, np.integer)) or isinstance(iepoch, bool) or not 0 <= iepoch < epochs:
+        if not is_integer(iepoch) or not 0 <= iepoch < epochs:
             raise ValueError(f"iepoch {iepoch!r} is out of range 0..{epochs - 1} for the {epochs}-epoch schedule")
         return None if iepoch == epochs - 1 else int(iepoch)
 
@@ -214,7 +214,7 @@ class Figures:
         trials = self.trials(i, dataset, epochs)
         if trials is None:
             raise self.no_trials(i, dataset, epochs)
-        if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or int(key) not in trials:
+        if not is_integer(key) or int(key) not in trials:
             what = "seed" if self.seeds_known(dataset, epochs) else "trial position (this source records no seeds)"
             raise ValueError(f"can not find {what} {key!r} among the trials of cell {i} on {dataset} (hp={epochs}): "
                              f"{list(trials)}")

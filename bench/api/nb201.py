@@ -31,7 +31,7 @@ from bench.api.weights import NO_WEIGHTS, NoWeightsError, WeightStore
 from bench.oracle import SEARCH_DATASETS, Benchmark, proxy_dataset
 from bench.substitutes import SUBSTITUTES, MissingFigureError
 from bench.table import DATASETS, Table
-from search_space import NUM_ARCHS, Arch, arch_strings, string_to_index
+from search_space import NUM_ARCHS, Arch, arch_strings, check_index, is_integer, string_to_index
 
 #: Datasets ``get_more_info`` and the costs accept; those ``simulate_train_eval`` accepts.
 INFO_DATASETS = DATASET_ORDER
@@ -130,7 +130,7 @@ class NASBench201API:
 
     def arch(self, index: int) -> str:
         self._say(f"Call the arch function with index={index}")
-        return self[self._check_index(index)]
+        return self[check_index(index)]
 
     @property
     def avaliable_hps(self) -> list[str]:  # the official (misspelt) name
@@ -144,8 +144,8 @@ class NASBench201API:
         """Index of an index, arch string, `Arch` or object with ``tostr()``; -1 when it is not in the space; an
         integer out of range is a ValueError, as officially."""
         self._say(f"Call query_index_by_arch with arch={arch}")
-        if isinstance(arch, (int, np.integer)) and not isinstance(arch, bool):
-            return self._check_index(int(arch))
+        if is_integer(arch):
+            return check_index(arch)
         if isinstance(arch, Arch):
             return arch.index
         if not isinstance(arch, str) and hasattr(arch, "tostr"):
@@ -156,12 +156,6 @@ class NASBench201API:
             except ValueError:
                 return -1
         return -1
-
-    @staticmethod
-    def _check_index(index: Any) -> int:
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or not 0 <= index < NUM_ARCHS:
-            raise ValueError(f"architecture index {index!r} is out of range 0..{NUM_ARCHS - 1}")
-        return int(index)
 
     def _index(self, arch: Any) -> int:
         verbose, self.verbose = self.verbose, False
@@ -379,7 +373,7 @@ class NASBench201API:
                 raise NoWeightsError(f"{self.figures.source} holds no weights and names no build to read them "
                                      f"from. No weights in {NO_WEIGHTS}")
             archive_root = self.bench.table.info["source"]
-        indices = None if index is None else [self._check_index(index)]
+        indices = None if index is None else [check_index(index)]
         self.weights.reload(archive_root, indices)
 
     def get_net_param(self, index: int, dataset: str, seed: int | None, hp: str = "12") -> Any:
@@ -391,7 +385,7 @@ class NASBench201API:
     def clear_params(self, index: int, hp: str | None = None) -> None:
         """Drop the loaded weights of a cell (``hp`` None: of every schedule)."""
         self._say(f"Call clear_params with index={index} and hp={hp}")
-        i = self._check_index(index)
+        i = check_index(index)
         if hp is not None and str(hp) not in self.avaliable_hps:
             raise ValueError(f"The {i}-th architecture only has hyper-parameters of {self.avaliable_hps} instead "
                              f"of {hp}.")
@@ -474,7 +468,7 @@ class _Infos(Mapping):
         self._api = api
 
     def __getitem__(self, index: int) -> dict[str, ArchResults]:
-        i = self._api._check_index(index)
+        i = check_index(index)
         out = {str(e): ArchResults(self._api, i, e) for e in self._api.figures.hps if self._api.figures.has_cell(i, e)}
         if not out:
             raise KeyError(index)

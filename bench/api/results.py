@@ -18,6 +18,7 @@ from bench.api.answer import Answer
 from bench.api.figures import EVAL_TIME_SPLIT, TRIALS_WHERE, Figure, Figures, loss_field
 from bench.substitutes import MissingFigureError
 from bench.table import DATASETS
+from search_space import is_integer
 
 #: The two halves of the test set whose mean is the whole set's figure (equal sizes: 5k/5k, 3k/3k).
 HALVES = ("x-valid", "x-test")
@@ -138,7 +139,7 @@ class ArchResults:
                                          ("trial-mean",))
             keys = list(trials)
             return trials[keys[int(self._owner.rng.integers(len(keys)))]], ()
-        if isinstance(is_random, (int, np.integer)):
+        if is_integer(is_random):
             return self._column(ds, int(is_random)), ()
         raise ValueError(f"invalid value for is_random: {is_random!r}; valid: True (a random trial), False (the "
                          "trial mean) or a seed of the cell")
