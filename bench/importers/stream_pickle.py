@@ -608,35 +608,4 @@ def load(fh: BinaryIO, source: str) -> Any:
     return obj
 
 
-def materialize(obj: Any) -> Any:
-    """``obj`` with every `Record` turned into the dict the C unpickler builds (for tests and for callers that need
-    plain objects)."""
-    memo: dict[int, Any] = {}
-
-    def walk(x: Any) -> Any:
-        if id(x) in memo:
-            return memo[id(x)]
-        if isinstance(x, Record):
-            out: Any = dict(zip(x.keys_, x.values_.tolist(), strict=True))
-        elif type(x) is dict or type(x) is OrderedDict:
-            out = type(x)()
-            memo[id(x)] = out
-            for k, v in x.items():
-                out[walk(k)] = walk(v)
-            return out
-        elif type(x) is list:
-            out = []
-            memo[id(x)] = out
-            out.extend(walk(v) for v in x)
-            return out
-        elif type(x) is tuple:
-            out = tuple(walk(v) for v in x)
-        else:
-            return x
-        memo[id(x)] = out
-        return out
-
-    return walk(obj)
-
-
-__all__ = ["Keys", "NotFast", "Record", "epoch_keys", "load", "materialize"]
+__all__ = ["Keys", "NotFast", "Record", "epoch_keys", "load"]
