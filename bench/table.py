@@ -63,6 +63,8 @@ EVAL_TIME_SPLIT = {ds: "x-valid" if "x-valid" in splits else "ori-test" for ds, 
 MODEL_FIELDS = ("latency_s", "params_M", "flops_M")
 COST_FIELDS = ("train_seconds", "eval_seconds")
 LOSS_SUFFIX = "-loss"
+#: `Table.info["model_means"]` of a source whose model figures without per-trial values are every trial's figure.
+MODEL_MEANS_EXACT = "a model figure stored without per-trial values is the same for every trial"
 
 _METRIC = re.compile(r"^(?P<dataset>[A-Za-z0-9-]+)/(?P<field>[A-Za-z_-]+)(@(?P<epochs>\d+))?$")
 TRIALS = "#trials"
@@ -427,5 +429,5 @@ def pack_trials(values: list[list[float]]) -> np.ndarray:
     return out
 
 
-__all__ = ["DATASETS", "EVAL_TIME_SPLIT", "FORMAT", "FORMAT_VERSION", "LOSS_SUFFIX", "READ_VERSIONS", "SUFFIX", "Curves",
+__all__ = ["DATASETS", "EVAL_TIME_SPLIT", "FORMAT", "FORMAT_VERSION", "LOSS_SUFFIX", "MODEL_MEANS_EXACT", "READ_VERSIONS", "SUFFIX", "Curves",
            "MetricName", "Table", "TableError", "cause", "metric", "pack_trials", "seeds_key"]

@@ -9,11 +9,15 @@ from search_space.arch import (
     OPS,
     Arch,
     all_archs,
+    arch_strings,
+    check_index,
     code_to_index,
     index_to_code,
     indices_of,
+    is_integer,
     ops_matrix,
     product_order,
+    string_to_index,
 )
 from search_space.canonical import canonical, canonical_ids, num_classes
 
@@ -26,12 +30,16 @@ __all__ = [
     "OPS",
     "Arch",
     "all_archs",
+    "arch_strings",
+    "check_index",
     "canonical",
     "canonical_ids",
     "code_to_index",
     "index_to_code",
     "indices_of",
+    "is_integer",
     "num_classes",
     "ops_matrix",
     "product_order",
+    "string_to_index",
 ]

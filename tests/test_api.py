@@ -48,6 +48,14 @@ def test_space_interface(api: NASBench201API) -> None:
         api.query_index_by_arch(15625)
     assert api.avaliable_hps == ["12", "200"]
     assert 0 <= api.random() < 15625
+    assert api.archstr2index[RESNET] == 11472 and len(api.archstr2index) == 15625
+    assert api.archstr2index is api.archstr2index  # one dict, as the official attribute
+
+
+def test_archstr2index_is_each_apis_own(csv_bench: Benchmark) -> None:
+    mine, other = API(csv_bench, verbose=False), API(csv_bench, verbose=False)
+    mine.archstr2index[RESNET] = -5  # official code may write into it; no other API sees that
+    assert mine.archstr2index[RESNET] == -5 and other.archstr2index[RESNET] == 11472
 
 
 def test_source_by_path_and_repr(csv_path) -> None:

@@ -19,6 +19,7 @@ from official import CELLS, NATS_NAME, NB201_NAME, SPLITS, meta_archs
 
 from bench import Benchmark, TableError
 from bench.importers.csv import SEEDS_SUFFIX, read_csv
+from bench.importers.isolated import run_isolated
 from bench.importers.nats import read_nats
 from bench.importers.nb201 import collect, read_nb201
 from bench.sources import open_table, source_kind
@@ -151,6 +152,24 @@ def test_nb201_through_sources_and_cache(nb201_file: Path, tmp_path: Path, monke
     assert again.table.info["file_version"] == "v1_1"
 
 
+def test_nb201_with_an_unwritable_cache_imports_once(nb201_file: Path, tmp_path: Path, monkeypatch) -> None:
+    import bench.importers.nb201 as nb201
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("NB201_CACHE", str(blocker))
+    calls = []
+
+    def counted(make, *args, out=None):
+        calls.append(out)
+        return run_isolated(make, *args, out=out)
+
+    monkeypatch.setattr(nb201, "run_isolated", counted)
+    table, cached = open_table(nb201_file)
+    assert cached is None and calls == [None]  # one import, which tried no cache entry
+    assert table.info["file_version"] == "v1_1"
+
+
 def test_nb201_bad_files_name_the_file(tmp_path: Path) -> None:
     import torch
 
@@ -206,6 +225,21 @@ def test_nb201_file_with_tensors_goes_through_torch(nb201_file: Path, tmp_path: 
     table = read_nb201(path)
     assert "torch.load(weights_only=True)" in table.info["unpickler"]
     assert table.info["cells_with_results"] == len(CELLS)
+
+
+def test_torch_fallback_admits_what_the_stream_reader_admits(tmp_path: Path) -> None:
+    """The numpy scalars the official scripts may have left (any width) read through either reader."""
+    import torch
+
+    from bench.importers.nb201 import _numpy_scalars_allowed
+    from bench.importers.safe_pickle import read_plain
+
+    data = {"f8": np.float64(1.5), "i2": np.int16(-3), "u1": np.uint8(7), "b1": np.bool_(True), "t": {1, 2}}
+    path = tmp_path / "scalars.pth"
+    torch.save(data, path, _use_new_zipfile_serialization=False)
+    assert read_plain(path)[0] == data
+    with _numpy_scalars_allowed():
+        assert torch.load(path, weights_only=True) == data
 
 
 def test_curve_splits_are_checked() -> None:

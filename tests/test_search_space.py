@@ -9,7 +9,21 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from search_space import EDGES, NUM_ARCHS, NUM_EDGES, NUM_OPS, OPS, Arch, all_archs, indices_of, ops_matrix
+from search_space import (
+    EDGES,
+    NUM_ARCHS,
+    NUM_EDGES,
+    NUM_OPS,
+    OPS,
+    Arch,
+    all_archs,
+    arch_strings,
+    check_index,
+    indices_of,
+    is_integer,
+    ops_matrix,
+    string_to_index,
+)
 
 
 def test_index_order_matches_published_csv(csv_path: Path) -> None:
@@ -38,6 +52,24 @@ def test_round_trips_for_every_cell() -> None:
         assert arch.ops == tuple(mat[i])
     archs = [Arch.from_index(i) for i in (5, 0, 15624, 11472)]
     assert indices_of(archs).tolist() == [5, 0, 15624, 11472]
+
+
+def test_an_index_is_an_integer_in_range() -> None:
+    assert is_integer(3) and is_integer(np.int16(3)) and not is_integer(True) and not is_integer(np.bool_(True))
+    assert not is_integer(3.0) and not is_integer("3")
+    assert check_index(np.int64(15624)) == 15624 and type(check_index(np.int64(5))) is int
+    for bad, shown in ((15625, "15625"), (np.int64(-1), "-1"), (3.0, "3.0"), (True, "True"), ("7", "'7'")):
+        with pytest.raises(ValueError, match=rf"^architecture index {shown} is out of range 0\.\.15624$"):
+            check_index(bad)
+
+
+def test_cached_strings_are_the_cells_in_index_order() -> None:
+    strings, index = arch_strings(), string_to_index()
+    assert strings == tuple(str(a) for a in all_archs())
+    assert len(index) == NUM_ARCHS and all(index[s] == i for i, s in enumerate(strings))
+    assert arch_strings() is strings and string_to_index() is index  # built once
+    with pytest.raises(TypeError):
+        index[strings[0]] = 1  # type: ignore[index]  # shared by every caller: read-only
 
 
 def test_parse_accepts_str_index_and_arch() -> None:

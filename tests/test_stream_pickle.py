@@ -14,6 +14,7 @@ import math
 import os
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,7 +22,37 @@ from official import NB201_NAME
 
 from bench.importers import nb201, safe_pickle, stream_pickle
 from bench.importers.safe_pickle import C_READER, FAST_READER, read_plain
-from bench.importers.stream_pickle import Record, materialize
+from bench.importers.stream_pickle import Record
+
+
+def materialize(obj: Any) -> Any:
+    """``obj`` with every `Record` turned into the dict the C unpickler builds (to compare the two readers)."""
+    memo: dict[int, Any] = {}
+
+    def walk(x: Any) -> Any:
+        if id(x) in memo:
+            return memo[id(x)]
+        if isinstance(x, Record):
+            out: Any = dict(zip(x.keys_, x.values_.tolist(), strict=True))
+        elif type(x) is dict or type(x) is collections.OrderedDict:
+            out = type(x)()
+            memo[id(x)] = out
+            for k, v in x.items():
+                out[walk(k)] = walk(v)
+            return out
+        elif type(x) is list:
+            out = []
+            memo[id(x)] = out
+            out.extend(walk(v) for v in x)
+            return out
+        elif type(x) is tuple:
+            out = tuple(walk(v) for v in x)
+        else:
+            return x
+        memo[id(x)] = out
+        return out
+
+    return walk(obj)
 
 
 def _same(a, b, path: str = "$") -> None:

@@ -95,9 +95,9 @@ class AANASBenchAPI:
     def show(self, index: int = -1) -> None:
         if index == -1:
             print(self)
-            for n, i in enumerate(self.evaluated_indexes):
-                print("\n" + "-" * 10 + f" The ({n:5d}/{len(self.evaluated_indexes):5d}) {i:06d}-th architecture! "
-                      + "-" * 10)
+            cells = self.evaluated_indexes
+            for n, i in enumerate(cells):
+                print("\n" + "-" * 10 + f" The ({n:5d}/{len(cells):5d}) {i:06d}-th architecture! " + "-" * 10)
                 print(f"arch : {self[i]}")
                 print(">" * 20)
                 print("\n".join(self.query_meta_info_by_index(i).show()))

@@ -20,21 +20,25 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.importers.nb201 import MODEL_MEANS_EXACT
 from bench.oracle import OFFICIAL_FILES, Benchmark, Resolved
 from bench.substitutes import MissingFigureError, check_substitutes
-from bench.table import COST_FIELDS, DATASETS, EVAL_TIME_SPLIT, LOSS_SUFFIX, MODEL_FIELDS, MetricName
-from search_space import NUM_ARCHS
+from bench.table import COST_FIELDS, DATASETS, EVAL_TIME_SPLIT, LOSS_SUFFIX, MODEL_FIELDS, MODEL_MEANS_EXACT, MetricName
+from search_space import NUM_ARCHS, is_integer
+
+if TYPE_CHECKING:
+    from supernet.datasets import DatasetSpec
 
 #: The official files with everything, and where losses and weights also come from.
 WHERE = f"It is in {OFFICIAL_FILES}."
+#: Where the per-trial figures a source keeps only the means of are.
+TRIALS_WHERE = f"They are in {OFFICIAL_FILES}."
 #: Datasets as the official API orders them.
 DATASET_ORDER = tuple(DATASETS)
-#: The image dataset behind each benchmark dataset (for closed-form counts).
-FAMILY = {"cifar10-valid": "cifar10", "cifar10": "cifar10", "cifar100": "cifar100", "ImageNet16-120": "ImageNet16-120"}
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,18 @@ class Figures:
         self.substitutes = check_substitutes(substitutes)
         self._resolved: dict[tuple[str, bool], Resolved | MissingFigureError] = {}
         self._counted: dict[tuple[str, str], np.ndarray] = {}
-        epochs = {MetricName.parse(m).epochs for m in bench.metrics} - {None}
-        epochs |= {int(k.rsplit("@", 1)[1]) for k in self.table.seeds}
+        present: dict[int | None, set[str]] = {}  # schedule -> datasets with any figure (or trial seeds) on it
+        for m in bench.metrics:
+            name = MetricName.parse(m)
+            present.setdefault(name.epochs, set()).add(name.dataset)
+        for k in self.table.seeds:
+            dataset, epochs = k.rsplit("@", 1)
+            present.setdefault(int(epochs), set()).add(dataset)
+        self._datasets = {e: tuple(d for d in DATASET_ORDER if d in ds) for e, ds in present.items()}
         #: The schedules (epochs) the source has figures of: the official API's ``avaliable_hps``.
-        self.hps: tuple[int, ...] = tuple(sorted(epochs))  # type: ignore[arg-type]
+        self.hps: tuple[int, ...] = tuple(sorted(e for e in present if e is not None))
+        self._has: dict[tuple[str, int], np.ndarray] = {}
+        self._has_cell: dict[int, np.ndarray] = {}
         self.C, self.N = self._shape()
 
     @property
@@ -76,17 +88,20 @@ class Figures:
         return 16, 5
 
     def num_classes(self, dataset: str) -> int:
-        """Classes of the network trained on ``dataset`` (a built benchmark's data may be a stand-in, e.g. smoke)."""
-        from supernet.datasets import DATASETS as IMAGES
-
-        data = self.table.info.get("data", {}).get(dataset, {}).get("data") or FAMILY[dataset]
-        return IMAGES[data].num_classes
+        """Classes of the network trained on ``dataset``."""
+        return self._images(dataset).num_classes
 
     def input_size(self, dataset: str) -> int:
+        return self._images(dataset).image_size
+
+    def _images(self, dataset: str) -> DatasetSpec:
+        """The image data the networks of ``dataset`` were trained on: its setting's family, or the source a built
+        benchmark records (which may be a stand-in, e.g. smoke)."""
+        from bench.generate.protocol import SETTINGS
         from supernet.datasets import DATASETS as IMAGES
 
-        data = self.table.info.get("data", {}).get(dataset, {}).get("data") or FAMILY[dataset]
-        return IMAGES[data].image_size
+        data = self.table.info.get("data", {}).get(dataset, {}).get("data") or SETTINGS[dataset].family
+        return IMAGES[data]
 
     # --- argument checks -----------------------------------------------------------------------------
     def hp(self, hp: str | int) -> int:
@@ -119,24 +134,48 @@ class Figures:
         """None for the last epoch, else the epoch index (checked)."""
         if iepoch is None:
             return None
-        if not isinstance(iepoch, (int, np.integer)) or isinstance(iepoch, bool) or not 0 <= iepoch < epochs:
+        if not is_integer(iepoch) or not 0 <= iepoch < epochs:
             raise ValueError(f"iepoch {iepoch!r} is out of range 0..{epochs - 1} for the {epochs}-epoch schedule")
         return None if iepoch == epochs - 1 else int(iepoch)
 
     def datasets(self, epochs: int) -> list[str]:
         """Datasets with any figure on the ``epochs`` schedule, in the official order."""
-        present = {MetricName.parse(m).dataset for m in self.bench.metrics if MetricName.parse(m).epochs == epochs}
-        present |= {k.rsplit("@", 1)[0] for k in self.table.seeds if k.endswith(f"@{epochs}")}
-        return [d for d in DATASET_ORDER if d in present]
+        return list(self._datasets.get(epochs, ()))
+
+    def has(self, i: int, dataset: str, epochs: int) -> bool:
+        """Whether the source has any accuracy of cell ``i`` on ``dataset`` on the ``epochs`` schedule."""
+        return bool(self._has_array(dataset, epochs)[i])
 
     def has_cell(self, i: int, epochs: int) -> bool:
-        """Whether the source has any accuracy of cell ``i`` on the ``epochs`` schedule."""
-        for ds in self.datasets(epochs):
-            for split in DATASETS[ds]:
-                mean = self.table.means.get(f"{ds}/{split}@{epochs}")
-                if mean is not None and not math.isnan(mean[i]):
-                    return True
-        return False
+        """Whether the source has any accuracy of cell ``i`` on the ``epochs`` schedule (on any dataset)."""
+        if epochs not in self._has_cell:
+            has = np.zeros(NUM_ARCHS, dtype=bool)
+            for ds in self.datasets(epochs):
+                has |= self._has_array(ds, epochs)
+            self._has_cell[epochs] = has
+        return bool(self._has_cell[epochs][i])
+
+    def _has_array(self, dataset: str, epochs: int) -> np.ndarray:
+        key = (dataset, epochs)
+        if key not in self._has:  # the table is fixed once built: each answer is worked out once, for every cell
+            has = np.zeros(NUM_ARCHS, dtype=bool)
+            for split in DATASETS[dataset]:
+                mean = self.table.means.get(f"{dataset}/{split}@{epochs}")
+                if mean is not None:
+                    has |= ~np.isnan(mean)
+            self._has[key] = has
+        return self._has[key]
+
+    @cached_property
+    def evaluated(self) -> np.ndarray:
+        """Cells with any figure on any schedule but the training time (the official ``evaluated_indexes``)."""
+        has = np.zeros(NUM_ARCHS, dtype=bool)
+        for name, mean in self.table.means.items():
+            if "/train_seconds" not in name and "@" in name:
+                has |= ~np.isnan(mean)
+        cells = np.flatnonzero(has)
+        cells.setflags(write=False)
+        return cells
 
     # --- trials --------------------------------------------------------------------------------------
     def seeds_known(self, dataset: str, epochs: int) -> bool:
@@ -168,14 +207,14 @@ class Figures:
 
     def no_trials(self, i: int, dataset: str, epochs: int) -> MissingFigureError:
         return MissingFigureError(f"the trials of cell {i} on {dataset} (hp={epochs})", self.source,
-                                  f"It keeps their means only. They are in {OFFICIAL_FILES}.")
+                                  f"It keeps their means only. {TRIALS_WHERE}")
 
     def column(self, i: int, dataset: str, epochs: int, key: int) -> int:
         """The column of trial ``key`` (a seed, or a position where the source records no seeds)."""
         trials = self.trials(i, dataset, epochs)
         if trials is None:
             raise self.no_trials(i, dataset, epochs)
-        if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or int(key) not in trials:
+        if not is_integer(key) or int(key) not in trials:
             what = "seed" if self.seeds_known(dataset, epochs) else "trial position (this source records no seeds)"
             raise ValueError(f"can not find {what} {key!r} among the trials of cell {i} on {dataset} (hp={epochs}): "
                              f"{list(trials)}")
@@ -319,4 +358,4 @@ def loss_field(split: str) -> str:
     return split + LOSS_SUFFIX
 
 
-__all__ = ["DATASET_ORDER", "EVAL_TIME_SPLIT", "NUM_ARCHS", "WHERE", "Figure", "Figures", "loss_field"]
+__all__ = ["DATASET_ORDER", "EVAL_TIME_SPLIT", "NUM_ARCHS", "TRIALS_WHERE", "WHERE", "Figure", "Figures", "loss_field"]

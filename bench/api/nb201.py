@@ -31,7 +31,7 @@ from bench.api.weights import NO_WEIGHTS, NoWeightsError, WeightStore
 from bench.oracle import SEARCH_DATASETS, Benchmark, proxy_dataset
 from bench.substitutes import SUBSTITUTES, MissingFigureError
 from bench.table import DATASETS, Table
-from search_space import NUM_ARCHS, Arch
+from search_space import NUM_ARCHS, Arch, arch_strings, check_index, is_integer, string_to_index
 
 #: Datasets ``get_more_info`` and the costs accept; those ``simulate_train_eval`` accepts.
 INFO_DATASETS = DATASET_ORDER
@@ -85,7 +85,7 @@ class NASBench201API:
         self.filename = self.bench.path.name if self.bench.path is not None else self.bench.source
         self.weights = WeightStore()
         self._used: dict[str, None] = {}
-        self._strs: tuple[str, ...] | None = None
+        self._archstr2index: dict[str, int] | None = None
         self.reset_time()
 
     # --- the space -----------------------------------------------------------------------------------
@@ -95,18 +95,12 @@ class NASBench201API:
 
     @property
     def meta_archs(self) -> tuple[str, ...]:
-        if self._strs is None:
-            self._strs = tuple(str(Arch.from_index(i)) for i in range(NUM_ARCHS))
-        return self._strs
+        return arch_strings()
 
     @property
     def evaluated_indexes(self) -> list[int]:
-        """Cells the source has figures of (on any schedule)."""
-        has = np.zeros(NUM_ARCHS, dtype=bool)
-        for name, mean in self.bench.table.means.items():
-            if "/train_seconds" not in name and "@" in name:
-                has |= ~np.isnan(mean)
-        return np.flatnonzero(has).tolist()
+        """Cells the source has figures of (on any schedule); a new list each time, as the scan is done once."""
+        return self.figures.evaluated.tolist()
 
     @property
     def arch2infos_dict(self) -> Mapping[int, Mapping[str, ArchResults]]:
@@ -115,7 +109,10 @@ class NASBench201API:
 
     @property
     def archstr2index(self) -> dict[str, int]:
-        return {s: i for i, s in enumerate(self.meta_archs)}
+        """This API's own dict (built once), as the official attribute: changing it changes no other API."""
+        if self._archstr2index is None:
+            self._archstr2index = dict(string_to_index())
+        return self._archstr2index
 
     def __len__(self) -> int:
         return NUM_ARCHS
@@ -133,7 +130,7 @@ class NASBench201API:
 
     def arch(self, index: int) -> str:
         self._say(f"Call the arch function with index={index}")
-        return self[self._check_index(index)]
+        return self[check_index(index)]
 
     @property
     def avaliable_hps(self) -> list[str]:  # the official (misspelt) name
@@ -147,8 +144,8 @@ class NASBench201API:
         """Index of an index, arch string, `Arch` or object with ``tostr()``; -1 when it is not in the space; an
         integer out of range is a ValueError, as officially."""
         self._say(f"Call query_index_by_arch with arch={arch}")
-        if isinstance(arch, (int, np.integer)) and not isinstance(arch, bool):
-            return self._check_index(int(arch))
+        if is_integer(arch):
+            return check_index(arch)
         if isinstance(arch, Arch):
             return arch.index
         if not isinstance(arch, str) and hasattr(arch, "tostr"):
@@ -159,12 +156,6 @@ class NASBench201API:
             except ValueError:
                 return -1
         return -1
-
-    @staticmethod
-    def _check_index(index: Any) -> int:
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or not 0 <= index < NUM_ARCHS:
-            raise ValueError(f"architecture index {index!r} is out of range 0..{NUM_ARCHS - 1}")
-        return int(index)
 
     def _index(self, arch: Any) -> int:
         verbose, self.verbose = self.verbose, False
@@ -382,7 +373,7 @@ class NASBench201API:
                 raise NoWeightsError(f"{self.figures.source} holds no weights and names no build to read them "
                                      f"from. No weights in {NO_WEIGHTS}")
             archive_root = self.bench.table.info["source"]
-        indices = None if index is None else [self._check_index(index)]
+        indices = None if index is None else [check_index(index)]
         self.weights.reload(archive_root, indices)
 
     def get_net_param(self, index: int, dataset: str, seed: int | None, hp: str = "12") -> Any:
@@ -394,7 +385,7 @@ class NASBench201API:
     def clear_params(self, index: int, hp: str | None = None) -> None:
         """Drop the loaded weights of a cell (``hp`` None: of every schedule)."""
         self._say(f"Call clear_params with index={index} and hp={hp}")
-        i = self._check_index(index)
+        i = check_index(index)
         if hp is not None and str(hp) not in self.avaliable_hps:
             raise ValueError(f"The {i}-th architecture only has hyper-parameters of {self.avaliable_hps} instead "
                              f"of {hp}.")
@@ -477,7 +468,7 @@ class _Infos(Mapping):
         self._api = api
 
     def __getitem__(self, index: int) -> dict[str, ArchResults]:
-        i = self._api._check_index(index)
+        i = check_index(index)
         out = {str(e): ArchResults(self._api, i, e) for e in self._api.figures.hps if self._api.figures.has_cell(i, e)}
         if not out:
             raise KeyError(index)

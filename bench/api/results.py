@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from bench.api.answer import Answer
-from bench.api.figures import EVAL_TIME_SPLIT, Figure, Figures, loss_field
+from bench.api.figures import EVAL_TIME_SPLIT, TRIALS_WHERE, Figure, Figures, loss_field
 from bench.substitutes import MissingFigureError
 from bench.table import DATASETS
+from search_space import is_integer
 
 #: The two halves of the test set whose mean is the whole set's figure (equal sizes: 5k/5k, 3k/3k).
 HALVES = ("x-valid", "x-test")
@@ -102,11 +103,7 @@ class ArchResults:
 
     # --- datasets and trials -------------------------------------------------------------------------
     def get_dataset_names(self) -> list[str]:
-        return [ds for ds in self._figs.datasets(self.epochs) if self._has(ds)]
-
-    def _has(self, ds: str) -> bool:
-        return any(not np.isnan(self._figs.table.means[f"{ds}/{s}@{self.epochs}"][self.arch_index])
-                   for s in DATASETS[ds] if f"{ds}/{s}@{self.epochs}" in self._figs.table.means)
+        return [ds for ds in self._figs.datasets(self.epochs) if self._figs.has(self.arch_index, ds, self.epochs)]
 
     def _dataset(self, dataset: str) -> str:
         ds = self._figs.dataset(dataset)
@@ -138,11 +135,11 @@ class ArchResults:
                 if "trial-mean" in self._figs.substitutes:
                     return None, ("trial-mean",)
                 raise MissingFigureError(f"per-trial values of cell {self.arch_index} on {ds} (hp={self.epochs})",
-                                         self._figs.source, f"It keeps trial means only. {_where()}",
+                                         self._figs.source, f"It keeps trial means only. {TRIALS_WHERE}",
                                          ("trial-mean",))
             keys = list(trials)
             return trials[keys[int(self._owner.rng.integers(len(keys)))]], ()
-        if isinstance(is_random, (int, np.integer)):
+        if is_integer(is_random):
             return self._column(ds, int(is_random)), ()
         raise ValueError(f"invalid value for is_random: {is_random!r}; valid: True (a random trial), False (the "
                          "trial mean) or a seed of the cell")
@@ -351,12 +348,6 @@ class ResultsCount:
 
 
 ArchResults._trial_class = ResultsCount
-
-
-def _where() -> str:
-    from bench.oracle import OFFICIAL_FILES
-
-    return f"They are in {OFFICIAL_FILES}."
 
 
 __all__ = ["EVAL_TIME_SPLIT", "HALVES", "ArchResults", "ResultsCount", "UnknownTrialError"]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bench.table import MetricName, Table, TableError, cause, pack_trials
-from search_space import NUM_ARCHS, Arch
+from search_space import NUM_ARCHS, arch_strings
 
 SEEDS_SUFFIX = "/seeds"
 
@@ -56,7 +56,7 @@ def read_csv(path: str | Path) -> Table:
 def _check_archs(path: Path, archs: np.ndarray, lines: np.ndarray) -> None:
     """Every row's ``arch`` must be the official string of its ``index`` (a wrong op anywhere would otherwise put one
     cell's figures under another's name)."""
-    official = np.array([str(Arch.from_index(i)) for i in range(NUM_ARCHS)])
+    official = np.array(arch_strings())
     wrong = np.flatnonzero(archs != official)
     if wrong.size:
         i = int(wrong[0])

@@ -38,19 +38,19 @@ import pickle
 import re
 import zipfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from importlib import metadata
-from itertools import islice, product
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.importers.isolated import run_isolated
-from bench.importers.safe_pickle import HoldsTensors, collector_paused, read_plain
+from bench.importers.safe_pickle import ALLOWED, HoldsTensors, collector_paused, read_plain
 from bench.importers.stream_pickle import Record, epoch_keys
-from bench.table import DATASETS, EVAL_TIME_SPLIT, MODEL_FIELDS, Table, TableError, cause, metric
-from search_space import NUM_ARCHS, NUM_EDGES, OPS, Arch, index_to_code
+from bench.table import DATASETS, EVAL_TIME_SPLIT, MODEL_FIELDS, MODEL_MEANS_EXACT, Table, TableError, cause, metric
+from search_space import NUM_ARCHS, Arch, string_to_index
 
 PACKAGE = "nas-bench-201"
 #: Official file name -> version, e.g. ``NAS-Bench-201-v1_1-096897.pth`` -> ``v1_1``.
@@ -62,8 +62,6 @@ CURVE_SPLITS: tuple[str, ...] = ("x-valid",)
 ALL_SPLITS: tuple[str, ...] = tuple(sorted({s for splits in DATASETS.values() for s in splits if s != "train"}))
 #: How a source averages model figures over trials (`ArchResults.get_compute_costs` of each official package).
 COST_RULES = ("nb201", "nats")
-#: `Table.info["model_means"]` of a source whose model figures without per-trial values are every trial's figure.
-MODEL_MEANS_EXACT = "a model figure stored without per-trial values is the same for every trial"
 #: The official hyper-parameter keys of the NAS-Bench-201 file -> the schedule they name.
 NB201_HPS = {"less": "12", "full": "200"}
 
@@ -201,7 +199,7 @@ class _TrialLayout:
 
     def __init__(self, dataset: str, epochs: int, names: tuple[str, ...], curve_splits: tuple[str, ...]) -> None:
         last = epochs - 1
-        self.dataset, self.epochs, self.names = dataset, epochs, names
+        self.dataset, self.epochs = dataset, epochs
         kept = [s for s in names if s in DATASETS[dataset]]
         self.skipped = {f"eval set {s!r} of {dataset}" for s in names if s not in DATASETS[dataset]}
         self.last_keys = tuple(f"{s}@{last}" for s in kept)
@@ -236,11 +234,11 @@ def _put_trial(cols: _Columns, i: int, k: int, seed: int, dataset: str, res: Map
     row = [_at(res.get("train_acc1es"), last), _at(res.get("train_losses"), last),
            *_values(accs, lay.last_keys), *_values(losses, lay.last_keys),
            _train_sum(train_times, epochs) if train_times is not None else math.nan,
-           _epoch_sum(eval_times, names, lay.timed, epochs) / epochs
+           _epoch_sum(eval_times, lay.timed, epochs) / epochs
            if lay.timed is not None and isinstance(eval_times, Mapping) and eval_times else math.nan]
     cols.row(lay, i, k, seed, row)
     for name, split in lay.curves:
-        cols.curve(name, i, k, _epoch_series(accs, names, split, epochs))
+        cols.curve(name, i, k, _epoch_series(accs, split, epochs))
     return lay.skipped
 
 
@@ -270,38 +268,27 @@ def _sum(record: Any, keys: Sequence[Any]) -> float:
         return _total(_per_epoch(record, keys))
 
 
-def _block(record: Any, split: str, start: int, epochs: int) -> np.ndarray | list | None:
-    """The values of ``split@0 .. split@E-1`` where they stand as one run in the record, read in place: the official
-    scripts add one split after another, epochs in order (``update_eval``), so a block starts at the split's place
-    in ``eval_names`` times E. None where the record is laid out otherwise (then the keys are looked up one by
-    one)."""
-    if type(record) is Record:
-        at = record.keys_.block(split, epochs)
-        return None if at is None else record.values_[at:at + epochs]
-    if len(record) < start + epochs or list(islice(record, start, start + epochs)) != list(epoch_keys(split, epochs)):
+def _block(record: Any, split: str, epochs: int) -> np.ndarray | None:
+    """The values of ``split@0 .. split@E-1`` of a `Record` where they stand as one run in it, read in place (the
+    official scripts add one split after another, epochs in order: ``update_eval``). None for any other record,
+    or one laid out otherwise: then the keys are looked up one by one."""
+    if type(record) is not Record:
         return None
-    return list(islice(record.values(), start, start + epochs))
+    at = record.keys_.block(split, epochs)
+    return None if at is None else record.values_[at:at + epochs]
 
 
-def _epoch_series(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> np.ndarray:
-    block = _block(record, split, names.index(split) * epochs, epochs)
-    if type(block) is np.ndarray:
-        return block
+def _epoch_series(record: Mapping[str, Any], split: str, epochs: int) -> np.ndarray:
+    block = _block(record, split, epochs)
     if block is not None:
-        try:
-            return np.fromiter(block, dtype=np.float64, count=epochs)
-        except TypeError:  # a None among them
-            pass
+        return block
     return _series(record, epoch_keys(split, epochs))
 
 
-def _epoch_sum(record: Mapping[str, Any], names: Sequence[str], split: str, epochs: int) -> float:
-    block = _block(record, split, names.index(split) * epochs, epochs)
+def _epoch_sum(record: Mapping[str, Any], split: str, epochs: int) -> float:
+    block = _block(record, split, epochs)
     if block is not None:
-        try:
-            return float(sum(block if type(block) is list else block.tolist()))
-        except TypeError:
-            pass
+        return float(sum(block.tolist()))
     return _sum(record, epoch_keys(split, epochs))
 
 
@@ -526,7 +513,7 @@ def _index_map(meta_archs: list[str], source: str) -> np.ndarray:
     if len(meta_archs) != NUM_ARCHS:
         raise TableError(f"{source!r} lists {len(meta_archs)} architectures, expected the {NUM_ARCHS} "
                          "NAS-Bench-201 cells (a NATS-Bench size-space file?)")
-    known = _official_strings()
+    known = string_to_index()
     try:
         order = np.array([known[s] if s in known else Arch.from_str(s).index for s in meta_archs], dtype=np.int64)
     except ValueError as exc:
@@ -534,15 +521,6 @@ def _index_map(meta_archs: list[str], source: str) -> np.ndarray:
     if len(np.unique(order)) != NUM_ARCHS:
         raise TableError(f"{source!r} lists some architectures twice")
     return order
-
-
-@lru_cache(maxsize=1)
-def _official_strings() -> dict[str, int]:
-    """Arch string -> official index, each string filled into one template (15,625 `Arch` objects take 0.2 s)."""
-    parts = str(Arch((0,) * NUM_EDGES)).split(f"{OPS[0]}~")  # the edges in string order, as Arch.ops
-    template = "".join(part + (f"{{{edge}}}~" if edge < NUM_EDGES else "") for edge, part in enumerate(parts))
-    by_code = [template.format(*ops) for ops in product(OPS, repeat=NUM_EDGES)]  # base-5 code order
-    return {by_code[code]: i for i, code in enumerate(index_to_code().tolist())}
 
 
 def provenance(path: Path, importer: str, package: str, official_name: re.Pattern, **extra: Any) -> dict[str, Any]:
@@ -559,21 +537,13 @@ def package_version(package: str) -> str:
         return "unknown"
 
 
-class _numpy_scalars_allowed:
-    """torch.load reads only plain data (weights_only); numpy scalars, which older files may hold, are plain too."""
+def _numpy_scalars_allowed() -> AbstractContextManager:
+    """torch.load reads only plain data (weights_only): let it admit what our own readers admit (`ALLOWED`: numpy
+    scalars, which older files may hold, and the official format's few classes), so both read the same files."""
+    import torch
 
-    def __enter__(self) -> None:
-        import torch
-
-        scalar = np._core.multiarray.scalar
-        allowed: list = [np.dtype, *{type(np.dtype(t)) for t in ("f8", "f4", "i8", "i4")},
-                         (scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar")]
-        self._ctx = torch.serialization.safe_globals(allowed)
-        self._ctx.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
+    return torch.serialization.safe_globals([(obj, f"{module}.{name}") for (module, name), obj in ALLOWED.items()])
 
 
-__all__ = ["ALL_SPLITS", "COST_RULES", "CURVE_SPLITS", "MODEL_HP", "MODEL_MEANS_EXACT", "check_curve_splits", "collect", "package_version",
+__all__ = ["ALL_SPLITS", "COST_RULES", "CURVE_SPLITS", "MODEL_HP", "check_curve_splits", "collect", "package_version",
            "provenance", "read_nb201"]

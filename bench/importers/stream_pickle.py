@@ -194,16 +194,24 @@ class _Reader:
         try:
             return self.memo[i]
         except KeyError:
-            k = bisect.bisect_right(self.range_starts, i) - 1
-            if k >= 0:
-                start, keys = self.ranges[k]
-                if i < start + len(keys):
-                    return keys[i - start]
-            raise NotFast(f"memo entry {i} not found") from None
+            found = self._range_at(i)
+            if found is None:
+                raise NotFast(f"memo entry {i} not found") from None
+            start, keys = found
+            return keys[i - start]
 
-    def _in_range(self, i: int) -> bool:
+    def _range_at(self, i: int) -> tuple[int, Keys] | None:
+        """The string run (first memo index, keys) whose keys hold memo index ``i``, or None."""
         k = bisect.bisect_right(self.range_starts, i) - 1
-        return k >= 0 and i < self.ranges[k][0] + len(self.ranges[k][1])
+        if k < 0:
+            return None
+        start, keys = self.ranges[k]
+        return (start, keys) if i < start + len(keys) else None
+
+    def _undo(self, ranges: int, top: int) -> None:
+        """Forget the string runs met since there were ``ranges`` of them (the item by item path reads them again)."""
+        del self.ranges[ranges:], self.range_starts[ranges:]
+        self.top = top
 
     # --- runs -------------------------------------------------------------------------------------------
     def _float_list(self, buf: bytes, pos: int) -> tuple[list[float], int] | None:
@@ -227,8 +235,7 @@ class _Reader:
             part = self._int_run(buf, at) if op == 0x4B else self._get_run(buf, at) if op == 0x6A \
                 else self._str_run(buf, at) if op == 0x58 else None
             if part is None:
-                del self.ranges[ranges:], self.range_starts[ranges:]  # the item by item path reads them again
-                self.top = top
+                self._undo(ranges, top)
                 return None
             keys, values, at = part
             parts.append((keys, values))
@@ -239,8 +246,7 @@ class _Reader:
             keys = self._joined(tuple(k for k, _ in parts))
             values = np.concatenate([v for _, v in parts])
         if keys is None or not 2 <= total < _BATCH:  # a repeated key; a batch that may go on in another
-            del self.ranges[ranges:], self.range_starts[ranges:]
-            self.top = top
+            self._undo(ranges, top)
             return None
         return Record(keys, values), at + 1
 
@@ -281,6 +287,7 @@ class _Reader:
             return None  # a dict of other values (its keys met before: a ResultsCount's own fields, say)
         n = self._count(buf, pos, _LONG_BINGET, 14)
         first = _U4(buf, pos + 1)[0]
+        # `_range_at` written out: this runs once a record of a full file (millions), where the call costs 4%
         k = bisect.bisect_right(self.range_starts, first) - 1
         if k < 0:
             return None
@@ -409,7 +416,7 @@ class _Reader:
                 last_index = i
                 if i > top:  # a pickler numbers its memo in order; the keys of a run are not in `memo`
                     top = i
-                elif self._in_range(i):
+                elif self._range_at(i) is not None:
                     raise NotFast(f"memo index {i} reused")
             elif op == 0x47:  # BINFLOAT
                 push(_F8(buf, pos)[0])
@@ -601,35 +608,4 @@ def load(fh: BinaryIO, source: str) -> Any:
     return obj
 
 
-def materialize(obj: Any) -> Any:
-    """``obj`` with every `Record` turned into the dict the C unpickler builds (for tests and for callers that need
-    plain objects)."""
-    memo: dict[int, Any] = {}
-
-    def walk(x: Any) -> Any:
-        if id(x) in memo:
-            return memo[id(x)]
-        if isinstance(x, Record):
-            out: Any = dict(zip(x.keys_, x.values_.tolist(), strict=True))
-        elif type(x) is dict or type(x) is OrderedDict:
-            out = type(x)()
-            memo[id(x)] = out
-            for k, v in x.items():
-                out[walk(k)] = walk(v)
-            return out
-        elif type(x) is list:
-            out = []
-            memo[id(x)] = out
-            out.extend(walk(v) for v in x)
-            return out
-        elif type(x) is tuple:
-            out = tuple(walk(v) for v in x)
-        else:
-            return x
-        memo[id(x)] = out
-        return out
-
-    return walk(obj)
-
-
-__all__ = ["Keys", "NotFast", "Record", "epoch_keys", "load", "materialize"]
+__all__ = ["Keys", "NotFast", "Record", "epoch_keys", "load"]
