@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from algos.base import RUNNER_OPTIONS
 from bench.jsonio import jsonable
-from runners.layout import CONFIG, STATE, check_run, read_json
+from runners.layout import CONFIG, STATE, RunCheck, check_run, read_json
 
 if TYPE_CHECKING:
     from bench import Benchmark
@@ -78,6 +78,12 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any],
 
 def same(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
     return old is not None and new is not None and not differences(old, new)
+
+
+def reusable(check: RunCheck, fp: Mapping[str, Any]) -> bool:
+    """Whether a checked run folder is done and still valid: finished, whole and made with fingerprint ``fp`` (a
+    re-run skips it; anything else is redone)."""
+    return check.finished and same(check.result["fingerprint"], fp)
 
 
 def _key(value: Any) -> str:
@@ -155,29 +161,23 @@ def plan_reuse(specs: Sequence[RunSpec], redo_changed: bool = False) -> Reuse:
     reuse = Reuse()
     for spec in specs:
         check = check_run(spec.folder)
+        if reusable(check, spec.fingerprint):
+            reuse.reused.append(spec)
+            continue
         if check.finished:
-            old = check.result["fingerprint"]
-            if same(old, spec.fingerprint):
-                reuse.reused.append(spec)
-                continue
-            reuse.changed.append((spec, _words(old, spec.fingerprint)))
+            reuse.changed.append((spec, _words(check.result["fingerprint"], spec.fingerprint)))
         elif check.damaged:
             reuse.damaged.append((spec, check.reason))
-        else:
-            old = started_fingerprint(spec.folder)
-            if old is not None and has_state(spec.folder) and not same(old, spec.fingerprint):
-                reuse.changed.append((spec, [describe(d, old, spec.fingerprint, "in an unfinished run's checkpoint")
-                                             for d in differences(old, spec.fingerprint)]))
+        elif (old := other_checkpoint(spec.folder, spec.fingerprint)) is not None:
+            reuse.changed.append((spec, _words(old, spec.fingerprint, "in an unfinished run's checkpoint")))
         reuse.todo.append(spec)
     if reuse.changed and not redo_changed:
         raise ChangedRunsError(_changed_message(reuse.changed))
     return reuse
 
 
-def _words(old: Mapping[str, Any], new: Mapping[str, Any] | None) -> list[str]:
-    if new is None:
-        return ["no fingerprint planned"]
-    return [describe(d, old, new) for d in differences(old, new)]
+def _words(old: Mapping[str, Any], new: Mapping[str, Any], old_label: str = "in the finished runs") -> list[str]:
+    return [describe(d, old, new, old_label) for d in differences(old, new)]
 
 
 def _changed_message(changed: list[tuple[RunSpec, list[str]]]) -> str:
@@ -199,9 +199,15 @@ def started_fingerprint(folder: Path) -> dict[str, Any] | None:
     return fp if isinstance(fp, dict) else None
 
 
-def has_state(folder: Path) -> bool:
+def other_checkpoint(folder: Path, fp: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The fingerprint of the run with other settings than ``fp`` whose checkpoint ``state/`` holds (its
+    ``config.json`` says), or None when ``state/`` is empty or absent or was written with ``fp``: resumed, such a
+    checkpoint would continue under the wrong settings."""
     state = Path(folder) / STATE
-    return state.is_dir() and any(state.iterdir())
+    if not (state.is_dir() and any(state.iterdir())):
+        return None
+    old = started_fingerprint(folder)
+    return None if old is None or same(old, fp) else old
 
 
 # --- a table: runs pooled into one row must agree -------------------------------------------------------------
@@ -228,4 +234,4 @@ def group_differences(fingerprints: Sequence[Mapping[str, Any]], per_run: Sequen
 
 
 __all__ = ["FINGERPRINT_VERSION", "ChangedRunsError", "Reuse", "describe", "differences", "fingerprint",
-           "group_differences", "plan_reuse", "same", "started_fingerprint"]
+           "group_differences", "other_checkpoint", "plan_reuse", "reusable", "same", "started_fingerprint"]

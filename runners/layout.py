@@ -50,11 +50,6 @@ RESULT_FIELDS = ("status", "algo", "kind", "protocol", "dataset", "seed", "arch"
 CHECKED_FILES = (CONFIG, TRACE)
 
 
-def is_finished(folder: Path) -> bool:
-    """Whether the run in ``folder`` is finished and whole (`check_run`)."""
-    return check_run(folder).finished
-
-
 def read_result(folder: Path) -> dict[str, Any] | None:
     """The run's ``result.json`` as written, or None while the run is unfinished (or the file is unreadable); see
     `check_run` for whether the run is whole."""

@@ -17,8 +17,9 @@ from algos.base import PROTOCOL_SPECS, PROTOCOLS, Searcher, parse_assignments, p
 from algos.oneshot_protocol import smoke_sizes
 from bench import SEARCH_DATASETS, Benchmark, TableError, check_substitutes
 from bench.sources import NAMED_SOURCES, is_default
+from runners.identity import fingerprint
 from runners.lock import command_line
-from runners.run import RunSpec, load_bench, spec_fingerprint
+from runners.run import RunSpec, load_bench
 from runners.seeds import (
     DEFAULT_MASTER_SEED,
     DERIVED_HIGH,
@@ -215,23 +216,24 @@ def plan_runs(algo_names: Sequence[str], datasets: Sequence[str] | None, seeds: 
     command = command_line()
     specs: list[RunSpec] = []
     for a in chosen:
+        algo_sets = {**shrink[a.name], **sets}
+        config = a.cls.preset(protocol, algo_sets)
         for d in dict.fromkeys(datasets):
             for s in dict.fromkeys(seed_values):
                 for seed, origin in seeds_for(a, s, runs=runs, ws_runs=ws_runs, master_seed=master_seed,
                                                batch=batch):
+                    # what the run will record, and what a finished run must match to be reused
+                    fp = fingerprint(algo=a.name, protocol=protocol, dataset=d, seed=seed, bench=bench_obj,
+                                     substitutes=subs, config=config, options=dict(options or {}))
                     specs.append(RunSpec(algo=a.name, module=a.module, kind=a.kind, protocol=protocol, dataset=d,
                                          seed=seed, results=str(results), bench=source, substitutes=subs,
-                                         substitutes_note=note, overrides={**shrink[a.name], **sets},
-                                         seed_origin=origin,
-                                         options=dict(options or {}), command=command))
-    for spec in specs:  # what each run will record, and what a finished run must match to be reused
-        spec.fingerprint = spec_fingerprint(spec)
+                                         substitutes_note=note, overrides=dict(algo_sets), seed_origin=origin,
+                                         options=dict(options or {}), command=command, fingerprint=fp))
     default = PROTOCOL_SPECS[protocol].search_datasets
     other = [d for d in dict.fromkeys(datasets) if d not in default]
     if other:
         notes.append(f"searching on {', '.join(other)} under {protocol}, whose own search is on "
                      f"{', '.join(default)}: these runs get their own table rows, labelled with the search dataset")
-    del bench_obj
     return specs, notes
 
 
