@@ -269,7 +269,7 @@ def _report(args: argparse.Namespace, table: bool, plots: bool) -> int:
     """Table and/or plots from one reading of the runs, their traces and the reference benchmark; runs left out of
     them (damaged, or of other settings than their row's) are named on stderr."""
     from runners.collect import load_report
-    from runners.plots import write_plots
+    from runners.plots import plots_dir, write_plots
     from runners.table import write_table
 
     report = load_report(Path(args.results), args.protocol, args.bench, getattr(args, "layout", None))
@@ -280,7 +280,7 @@ def _report(args: argparse.Namespace, table: bool, plots: bool) -> int:
         print(f"table: {paths[0]} (also {', '.join(p.name for p in paths[1:])})")
     if plots:
         paths = write_plots(report)
-        folder = protocol_dir(report.results, args.protocol) / "plots"
+        folder = plots_dir(report)
         if paths:
             print(f"plots: {folder}/ ({', '.join(p.name for p in paths if p.suffix == '.png')}; PDF beside each)")
         else:

@@ -263,6 +263,11 @@ class Report:
     left_out: list[str] = field(default_factory=list)
     _traces: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
+    def stem(self, name: str) -> str:
+        """What this report names a file or folder: ``name`` in the protocol's own layout, ``name-LAYOUT`` in the
+        other (both layouts' tables and figures can sit side by side)."""
+        return name if self.layout == PROTOCOL_SPECS[self.protocol].layout else f"{name}-{self.layout}"
+
     def trace(self, folder: str) -> pd.DataFrame:
         """A run's ``trace.csv``, read on first use."""
         if folder not in self._traces:

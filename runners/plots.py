@@ -303,11 +303,16 @@ def time_to_target(report: Report, dataset: str, stem: Path) -> list[Path]:
                    legend="upper left")
 
 
+def plots_dir(report: Report) -> Path:
+    """``results/PROTOCOL/plots/``; ``plots-LAYOUT/`` for a layout other than the protocol's (`Report.stem`)."""
+    return protocol_dir(report.results, report.protocol) / report.stem("plots")
+
+
 def write_plots(report: Report) -> list[Path]:
-    """Every figure the finished runs of a protocol allow, into ``results/PROTOCOL/plots/``."""
+    """Every figure the finished runs of a protocol allow, into `plots_dir`."""
     if len(report.runs) == 0:
         return []
-    out = protocol_dir(report.results, report.protocol) / "plots"
+    out = plots_dir(report)
     paths: list[Path] = []
     for d in SEARCH_DATASETS:
         paths += search_curves(report, d, out / f"curves-{d}")
