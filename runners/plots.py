@@ -51,13 +51,15 @@ def _mean_std(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return np.nanmean(stack, axis=0), np.nanstd(stack, axis=0)
 
 
-def _figure(ncols: int, nrows: int = 1):  # noqa: ANN202 - matplotlib types
+def new_figure(ncols: int, nrows: int = 1, panel: tuple[float, float] = (6.2, 4.4)):  # noqa: ANN202 - matplotlib types
+    """A figure of ``nrows`` x ``ncols`` panels of ``panel`` inches each, off screen (Agg): (pyplot, figure, the
+    panels row by row)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 4.4 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows), squeeze=False)
     return plt, fig, axes.ravel()
 
 
@@ -72,7 +74,7 @@ def _open(groups: list[Group], nrows: int = 1):  # noqa: ANN202 - matplotlib typ
     the dash its search dataset, so a searcher keeps its colour across searches."""
     import matplotlib
 
-    plt, fig, axes = _figure(2, nrows)
+    plt, fig, axes = new_figure(2, nrows)
     cmap = matplotlib.colormaps["tab10"]
     algos = list(dict.fromkeys(g.algo for g in groups))
     searches = list(dict.fromkeys(g.searched for g in groups))
@@ -120,7 +122,8 @@ def _no_data(ax, text: str, title: str = "") -> None:  # noqa: ANN001
     ax.set_yticks([])
 
 
-def _finish(plt, fig, axes, title: str, stem: Path, legend: str = "lower right") -> list[Path]:  # noqa: ANN001
+def finish_figure(plt, fig, axes, title: str, stem: Path, legend: str = "lower right") -> list[Path]:  # noqa: ANN001
+    """Title, legends (where a panel has labelled lines) and grids; saved as ``stem`` (PNG and PDF) and closed."""
     fig.suptitle(title, fontsize=12)
     for ax in axes:
         handles, labels = ax.get_legend_handles_labels()
@@ -180,7 +183,7 @@ def search_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
             pad = 0.08 * (hi - lo)
             ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlim(0, horizon)
-    return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: "
+    return finish_figure(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: "
                    f"incumbent vs time ({_summary(groups)})", stem)
 
 
@@ -198,7 +201,7 @@ def sorted_finals(report: Report, dataset: str, stem: Path) -> list[Path]:
             ax.plot(np.arange(len(v)), v, **styles[g.label], label=f"{g.label} ({_n(len(v), 'run')})")
             drawn = True
         _panel(ax, report.ref, dataset, split, drawn, "The index of runs", f"{split} accuracy of the final cell (%)")
-    return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: final "
+    return finish_figure(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: final "
                    "accuracy of every run, sorted", stem)
 
 
@@ -229,7 +232,7 @@ def epoch_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
             from matplotlib.ticker import MaxNLocator
 
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    return _finish(plt, fig, axes, f"Weight-sharing searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: "
+    return finish_figure(plt, fig, axes, f"Weight-sharing searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: "
                    f"derived cell vs epoch ({_summary(groups).replace('runs', 'seeds')})", stem)
 
 
@@ -266,7 +269,7 @@ def regret_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
                   f"mean {split} regret (points, log)", why):
             ax.set_xscale("log")
             ax.set_yscale("log")
-    return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: mean "
+    return finish_figure(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: mean "
                    "regret vs time", stem, legend="lower left")
 
 
@@ -298,7 +301,7 @@ def time_to_target(report: Report, dataset: str, stem: Path) -> list[Path]:
                          fontsize=10)
             ax.set_xscale("log")
             ax.set_ylim(0, 1.02)
-    return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: time "
+    return finish_figure(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: time "
                    f"to within {' / '.join(f'{t:.1f}' for t in TARGETS)} points of the optimum", stem,
                    legend="upper left")
 

@@ -273,13 +273,13 @@ def _mark_significance(table: SummaryTable, report: Report) -> None:
     """Compare the searcher rows column by column and mark those not significantly worse than the best."""
     for d, s in COLUMNS:
         samples = {g.label: g.on(d)[f"{d}_{s}"].to_numpy(float) for g in report.groups}
-        cmp = stats.compare(reported_metric(d, s), samples)
+        cmp = stats.compare(samples)
         table.comparisons[(d, s)] = cmp
         for row in table.rows:
             cell = row.cells[(d, s)]
             if row.label in cmp.means:
                 cell.ci = cmp.cis[row.label]
-                cell.top = row.label in cmp.top and len(cmp.means) > 1
+                cell.top = row.label in cmp.top
 
 
 def write_table(report: Report) -> list[Path]:
