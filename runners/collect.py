@@ -12,6 +12,7 @@ every table and figure written from them.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,11 +260,19 @@ class Report:
     #: One line per run or row left out (damaged, or pooled with runs of other settings), naming it and why.
     left_out: list[str] = field(default_factory=list)
     _traces: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     def stem(self, name: str) -> str:
         """What this report names a file or folder: ``name`` in the protocol's own layout, ``name-LAYOUT`` in the
         other (both layouts' tables and figures can sit side by side)."""
         return name if self.layout == PROTOCOL_SPECS[self.protocol].layout else f"{name}-{self.layout}"
+
+    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per report under ``key``: figures that a table and a plot written from the same
+        report both read (e.g. `runners.anytime.group_anytime`)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def trace(self, folder: str) -> pd.DataFrame:
         """A run's ``trace.csv``, read on first use."""

@@ -42,6 +42,22 @@ def step_on_grid(times: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.
     return out
 
 
+def _runs_on_grid(curves: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Mean and std over runs of step functions given as (times, values), on ``grid``, and the number of runs;
+    NaN wherever some run has no value yet (before that the mean is over a few lucky runs); None when no run has a
+    value anywhere."""
+    if not curves:
+        return None
+    stack = np.stack([step_on_grid(times, values, grid) for times, values in curves])
+    if np.all(np.isnan(stack)):
+        return None
+    mean, std = _mean_std(stack)
+    partial = np.isnan(stack).any(axis=0)
+    mean[partial] = std[partial] = np.nan
+    return mean, std, len(stack)
+
+
 def _mean_std(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(all="ignore"):
         import warnings
@@ -159,15 +175,12 @@ def search_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
         highs: list[float] = []
         col = f"incumbent_{dataset}_{split}"
         for g in groups:
-            curves = [step_on_grid(traces[f]["time"].to_numpy(float), traces[f][col].to_numpy(float), grid)
-                      for f in g.on(dataset)["folder"] if col in traces[f] and len(traces[f])]
-            if not curves or np.all(np.isnan(stack := np.stack(curves))):
+            drawn_runs = _runs_on_grid([(traces[f]["time"].to_numpy(float), traces[f][col].to_numpy(float))
+                                        for f in g.on(dataset)["folder"] if col in traces[f] and len(traces[f])], grid)
+            if drawn_runs is None:
                 continue
-            mean, std = _mean_std(stack)
-            # Draw only where every run has an incumbent: before that the mean is over a few lucky runs.
-            partial = np.isnan(stack).any(axis=0)
-            mean[partial] = std[partial] = np.nan
-            ax.plot(grid, mean, **styles[g.label], label=f"{g.label} ({_n(len(stack), 'run')})")
+            mean, std, n = drawn_runs  # drawn only where every run has an incumbent
+            ax.plot(grid, mean, **styles[g.label], label=f"{g.label} ({_n(n, 'run')})")
             _band(ax, grid, mean, std, styles[g.label], len(groups))
             late = grid >= 0.05 * horizon  # the first queries span tens of points; focus on the search itself
             spread = std if len(groups) <= BAND_LINES else 0.0  # the y range fits what is drawn
@@ -256,13 +269,12 @@ def regret_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
             if end <= start:
                 continue
             grid = np.geomspace(start, end, GRID_POINTS)
-            stack = np.stack([step_on_grid(t["time"].to_numpy(float), optimum - t[col].to_numpy(float), grid)
-                              for t in traces])
-            if np.all(np.isnan(stack)):
+            drawn_runs = _runs_on_grid([(t["time"].to_numpy(float), optimum - t[col].to_numpy(float))
+                                        for t in traces], grid)
+            if drawn_runs is None:
                 continue
-            mean, _ = _mean_std(stack)
-            mean[np.isnan(stack).any(axis=0)] = np.nan
-            ax.plot(grid, mean, **styles[g.label], label=f"{g.label} ({_n(len(stack), 'run')})")
+            mean, _, n = drawn_runs
+            ax.plot(grid, mean, **styles[g.label], label=f"{g.label} ({_n(n, 'run')})")
             drawn = True
         why = None if optimum is not None else f"n/a: the benchmark source has no {reported_metric(dataset, split)}"
         if _panel(ax, None, dataset, split, drawn, "Simulated search time (seconds, log)",
