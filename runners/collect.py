@@ -23,7 +23,7 @@ import pandas as pd
 import algos
 from algos.base import LAYOUTS, PROTOCOL_SPECS
 from bench import REPORTED_SPLITS, SEARCH_DATASETS, SUBSTITUTES, Benchmark, TableError, reported_metric
-from runners.identity import SHOWN, group_differences
+from runners.identity import group_differences, shown
 from runners.layout import CONFIG, TRACE, RunCheck, read_json, scan_runs
 
 #: NAS-Bench-201's ResNet reference cell.
@@ -39,36 +39,27 @@ class Collected:
 
     runs: pd.DataFrame
     notes: list[str] = field(default_factory=list)
-    #: (folder, why) of every damaged run.
-    damaged: list[tuple[str, str]] = field(default_factory=list)
-    #: ((algo, dataset), differences) of every row left out because its runs differ.
-    mixed: list[tuple[tuple[str, str], list[str]]] = field(default_factory=list)
 
 
 def collect_verified(results: Path, protocol: str) -> Collected:
     """Every whole finished run of a protocol (`collect_runs`' columns plus ``fingerprint``), less the rows whose
     runs differ in anything but the seed; the damaged runs and the rows left out are in ``notes``."""
     checks = list(scan_runs(results, protocol))
-    damaged = [(str(c.folder), c.reason) for c in checks if c.damaged]
+    damaged = [f"{c.folder}: {c.reason}" for c in checks if c.damaged]
     runs = _frame([c for c in checks if c.finished])
-    mixed = []
+    notes = []
+    if damaged:
+        notes.append(f"{len(damaged)} damaged run{'s' if len(damaged) != 1 else ''} left out (the next batch that "
+                     f"plans them redoes them): {shown(damaged, '; ')}")
     keep = np.ones(len(runs), dtype=bool)
     for (algo, dataset), group in runs.groupby(["algo", "dataset"], sort=False):
         diffs = group_differences(list(group["fingerprint"]))
         if diffs:
-            mixed.append(((algo, dataset), diffs))
             keep[runs.index.get_indexer(group.index)] = False
-    notes = []
-    if damaged:
-        notes.append(f"{len(damaged)} damaged run{'s' if len(damaged) != 1 else ''} left out (the next batch that "
-                     "plans them redoes them): " + "; ".join(f"{f}: {why}" for f, why in damaged[:SHOWN])
-                     + (f"; and {len(damaged) - SHOWN} more" if len(damaged) > SHOWN else ""))
-    for (algo, dataset), diffs in mixed:
-        n = int(((runs["algo"] == algo) & (runs["dataset"] == dataset)).sum())
-        notes.append(f"{algo} searched on {dataset}: its {n} runs were made with different settings, so they are "
-                     f"not pooled and left out ({'; '.join(diffs)}); redo the odd ones (--redo-changed) or move them "
-                     "to another results folder")
-    return Collected(runs[keep].reset_index(drop=True), notes, damaged, mixed)
+            notes.append(f"{algo} searched on {dataset}: its {len(group)} runs were made with different settings, so "
+                         f"they are not pooled and left out ({'; '.join(diffs)}); redo the odd ones (--redo-changed) "
+                         "or move them to another results folder")
+    return Collected(runs[keep].reset_index(drop=True), notes)
 
 
 def collect_runs(results: Path, protocol: str) -> pd.DataFrame:
@@ -112,8 +103,8 @@ def algo_order(names: Any) -> list[str]:
     return known + sorted(a for a in names if a not in algos.SEARCHERS)
 
 
-def read_trace(folder: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    return pd.read_csv(Path(folder) / TRACE, usecols=lambda c: columns is None or c in columns)
+def read_trace(folder: str | Path) -> pd.DataFrame:
+    return pd.read_csv(Path(folder) / TRACE)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,12 +67,11 @@ def _flat(fp: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def differences(old: Mapping[str, Any], new: Mapping[str, Any],
-                ignore: Sequence[str] = INFORMATIVE) -> list[tuple[str, Any, Any]]:
+def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
     """``(entry, old value, new value)`` of every compared entry in which two fingerprints differ (an entry one of
     them lacks is None there)."""
     a, b = _flat(old), _flat(new)
-    keys = [k for k in dict.fromkeys([*a, *b]) if k not in ignore]
+    keys = [k for k in dict.fromkeys([*a, *b]) if k not in INFORMATIVE]
     return [(k, a.get(k), b.get(k)) for k in keys if _key(a.get(k)) != _key(b.get(k))]
 
 
@@ -106,14 +105,24 @@ def describe(diff: tuple[str, Any, Any], old_fp: Mapping[str, Any], new_fp: Mapp
     if key == "bench.checksum":
         def bench(fp: Mapping[str, Any]) -> str:
             b = fp.get("bench") or {}
-            return f"{b.get('source')} (checksum {str(b.get('checksum'))[:12]})"
+            return _bench(b.get("source"), b.get("checksum"))
         return f"benchmark: {bench(old_fp)} {old_label}, {bench(new_fp)} {new_label}"
     return f"{key}: {_show(old)} {old_label}, {_show(new)} {new_label}"
 
 
-def _names(folders: Sequence[Path | str]) -> str:
-    shown = ", ".join(str(f) for f in folders[:SHOWN])
-    return shown + (f" and {len(folders) - SHOWN} more" if len(folders) > SHOWN else "")
+def _bench(source: Any, checksum: Any) -> str:
+    """A benchmark in a message: its source, with the start of its checksum (what decides) beside it."""
+    return f"{source} (checksum {str(checksum)[:12]})"
+
+
+def shown(items: Sequence[Any], sep: str = ", ") -> str:
+    """The first `SHOWN` items joined by ``sep``, then how many more: ``a, b and 3 more``, ``a; b; and 3 more``
+    (what messages naming runs print)."""
+    text = sep.join(str(x) for x in items[:SHOWN])
+    if len(items) <= SHOWN:
+        return text
+    more = f"and {len(items) - SHOWN} more"
+    return f"{text} {more}" if sep == ", " else f"{text}{sep}{more}"
 
 
 # --- a re-run: reuse, redo or stop ----------------------------------------------------------------------------
@@ -139,11 +148,11 @@ class Reuse:
         out = []
         if self.damaged:
             out.append(f"redoing {len(self.damaged)} damaged run{'s' if len(self.damaged) != 1 else ''}: "
-                       + _names([f"{s.folder} ({why})" for s, why in self.damaged]))
+                       + shown([f"{s.folder} ({why})" for s, why in self.damaged]))
         if self.changed:
             out.append(f"redoing {len(self.changed)} run{'s' if len(self.changed) != 1 else ''} made with other "
                        f"settings (--redo-changed; {'; '.join(_summary(self.changed))}): "
-                       + _names([s.folder for s, _ in self.changed]))
+                       + shown([s.folder for s, _ in self.changed]))
         return out
 
 
@@ -211,27 +220,26 @@ def other_checkpoint(folder: Path, fp: Mapping[str, Any]) -> dict[str, Any] | No
 
 
 # --- a table: runs pooled into one row must agree -------------------------------------------------------------
-def group_differences(fingerprints: Sequence[Mapping[str, Any]], per_run: Sequence[str] = PER_RUN,
-                      show: Callable[[Any], str] = _show) -> list[str]:
+def group_differences(fingerprints: Sequence[Mapping[str, Any]]) -> list[str]:
     """Entries in which runs meant to be pooled (one algorithm on one dataset) differ, besides the seed, each with
     the values found and how many runs have each, e.g. ``config.time_budget: 12000.0 (5 runs), 5000.0 (5 runs)``;
     an empty list when they agree."""
     flats = [_flat(fp) for fp in fingerprints]
-    keys = [k for k in dict.fromkeys(k for f in flats for k in f) if k not in (*INFORMATIVE, *per_run)]
+    keys = [k for k in dict.fromkeys(k for f in flats for k in f) if k not in (*INFORMATIVE, *PER_RUN)]
     out = []
     for key in keys:
         counts = Counter(_key(f.get(key)) for f in flats)
         if len(counts) < 2:
             continue
         if key == "bench.checksum":
-            sources = Counter(f"{f.get('bench.source')} (checksum {str(f.get(key))[:12]})" for f in flats)
+            sources = Counter(_bench(f.get("bench.source"), f.get(key)) for f in flats)
             out.append("benchmark: " + ", ".join(f"{v} ({n} run{'s' if n != 1 else ''})"
                                                  for v, n in sources.most_common()))
             continue
-        values = ", ".join(f"{show(json.loads(v))} ({n} run{'s' if n != 1 else ''})" for v, n in counts.most_common())
+        values = ", ".join(f"{_show(json.loads(v))} ({n} run{'s' if n != 1 else ''})" for v, n in counts.most_common())
         out.append(f"{key}: {values}")
     return out
 
 
 __all__ = ["FINGERPRINT_VERSION", "ChangedRunsError", "Reuse", "describe", "differences", "fingerprint",
-           "group_differences", "other_checkpoint", "plan_reuse", "reusable", "same", "started_fingerprint"]
+           "group_differences", "other_checkpoint", "plan_reuse", "reusable", "same", "shown", "started_fingerprint"]
