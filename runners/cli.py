@@ -14,7 +14,6 @@ Every command ends in one line on stderr when it cannot go on, never a traceback
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ import algos
 from algos.base import LAYOUTS, PROTOCOLS, RUNNER_OPTIONS
 from bench import SEARCH_DATASETS, SUBSTITUTES
 from runners.batch import DEFAULT_CHUNK, BatchSummary, run_batch, summary_dir_for
-from runners.cluster import SCHEDULER_ENV, check_scheduler
+from runners.cluster import check_scheduler, scheduler_address
 from runners.identity import ChangedRunsError, plan_reuse
 from runners.layout import DEFAULT_RESULTS, StorageError, check_writable, protocol_dir
 from runners.lock import BUSY_EXIT, ResultsBusy, results_lock
@@ -152,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
     workers = _int("number of workers", args.workers, 0)
     chunk = _int("chunk size", args.chunk, 1)
     options = parse_options(args.options)
-    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
+    scheduler = scheduler_address(args.scheduler)
     if scheduler:
         check_scheduler(scheduler)
     device = args.device or options.get("device")
@@ -172,10 +171,10 @@ def _run(args: argparse.Namespace) -> int:
     _loud(notes)
     check_writable(Path(args.results))
     with results_lock(Path(args.results), wait=args.wait, log=_say):
-        if len(specs) == 1 and not args.scheduler and sweep is None:
+        if len(specs) == 1 and not scheduler and sweep is None:
             summary = _run_one(specs[0], progress=not args.no_progress, redo_changed=args.redo_changed)
         else:
-            summary = run_batch(specs, scheduler=args.scheduler, workers=workers, gpu=args.gpu, chunk=chunk,
+            summary = run_batch(specs, scheduler=scheduler, workers=workers, gpu=args.gpu, chunk=chunk,
                                 progress=not args.no_progress,
                                 summary_dir=sweep.root / sweep.protocol if sweep else summary_dir_for(specs),
                                 redo_changed=args.redo_changed, wait=args.wait, log=_say)

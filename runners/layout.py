@@ -51,16 +51,6 @@ RESULT_FIELDS = ("status", "algo", "kind", "protocol", "dataset", "seed", "arch"
 CHECKED_FILES = (CONFIG, TRACE)
 
 
-def read_result(folder: Path) -> dict[str, Any] | None:
-    """The run's ``result.json`` as written, or None while the run is unfinished (or the file is unreadable); see
-    `check_run` for whether the run is whole."""
-    try:
-        res = read_json(Path(folder) / RESULT)
-    except (OSError, ValueError):
-        return None
-    return res if isinstance(res, dict) and res.get("status") == "finished" else None
-
-
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -197,7 +187,8 @@ def write_atomic(path: Path, data: str | bytes, durable: bool = False) -> None:
 
     The rename makes the write atomic for any reader and against a killed process (the batch's failure mode).
     ``durable`` also fsyncs, against a power cut; per-run files skip it (it would triple a query-only run's time)
-    and readers instead treat an unreadable ``result.json`` as an unfinished run. Any OS error (a full disk, a
+    and readers instead treat an unreadable ``result.json`` as a damaged run (`check_run`), which the next batch
+    redoes. Any OS error (a full disk, a
     read-only folder) leaves the old file, or none, never part of one, and is raised as `StorageError`."""
     path = Path(path)
     with _storage_errors(path):
