@@ -158,8 +158,8 @@ class Reuse:
 
 def _summary(changed: list[tuple[RunSpec, list[str]]]) -> list[str]:
     counts = Counter(w for _, words in changed for w in words)
-    shown = [w for w, _ in counts.most_common(SHOWN)]
-    return shown + ([f"{len(counts) - SHOWN} more differences"] if len(counts) > SHOWN else [])
+    common = [w for w, _ in counts.most_common(SHOWN)]
+    return common + ([f"{len(counts) - SHOWN} more differences"] if len(counts) > SHOWN else [])
 
 
 def plan_reuse(specs: Sequence[RunSpec], redo_changed: bool = False) -> Reuse:
