@@ -59,7 +59,12 @@ def run_anytime(times: np.ndarray, values: np.ndarray, optimum: float, budget: f
 
 
 def group_anytime(report: Report, group: Group, dataset: str, split: str) -> list[RunAnytime]:
-    """Every run of a query-only group on one column ([] where the optimum or the figures are missing)."""
+    """Every run of a query-only group on one column ([] where the optimum or the figures are missing), computed
+    once per report (the anytime table and the time-to-target figure both read it)."""
+    return report.memo(("anytime", group.label, dataset, split), lambda: _group_anytime(report, group, dataset, split))
+
+
+def _group_anytime(report: Report, group: Group, dataset: str, split: str) -> list[RunAnytime]:
     optimum = report.ref.optimum(dataset, split)
     col = f"incumbent_{dataset}_{split}"
     out: list[RunAnytime] = []

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from runners.cluster import num_workers, open_client, wait_all, worker_resources
-from runners.identity import plan_reuse
-from runners.layout import ERROR, StorageError, check_writable, is_finished, protocol_dir, write_atomic, write_json
+from runners.identity import plan_reuse, reusable
+from runners.layout import ERROR, StorageError, check_run, check_writable, protocol_dir, write_atomic, write_json
 from runners.lock import results_lock
 from runners.progress import ProgressView
 from runners.run import RunSpec, RunStatus, execute, execute_many
@@ -159,7 +159,8 @@ def _submit_and_wait(client: Any, todo: list[RunSpec], *, gpu: bool, chunk: int,
 
 
 def _collect(fut: Any, group: list[RunSpec]) -> list[RunStatus]:
-    """Statuses of a finished task; a task that died (e.g. its worker was killed) fails its unfinished runs."""
+    """Statuses of a finished task; a task that died (e.g. its worker was killed) fails its runs that are not done
+    (a run kept for ``--redo-changed`` still holds its old settings until redone: not done)."""
     try:
         # The driver submitted only unfinished runs: one a worker reports as finished before was completed by an
         # earlier attempt of this same task (dask re-runs a task whose worker died), so it is new in this batch.
@@ -169,7 +170,7 @@ def _collect(fut: Any, group: list[RunSpec]) -> list[RunStatus]:
         tb = "".join(traceback.format_exception(exc))
         out = []
         for s in group:
-            if is_finished(s.folder):
+            if reusable(check_run(s.folder), s.fingerprint):
                 out.append(RunStatus(s.algo, s.dataset, s.seed, str(s.folder), "finished"))
                 continue
             s.folder.mkdir(parents=True, exist_ok=True)

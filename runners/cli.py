@@ -14,7 +14,6 @@ Every command ends in one line on stderr when it cannot go on, never a traceback
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ import algos
 from algos.base import LAYOUTS, PROTOCOLS, RUNNER_OPTIONS
 from bench import SEARCH_DATASETS, SUBSTITUTES
 from runners.batch import DEFAULT_CHUNK, BatchSummary, run_batch, summary_dir_for
-from runners.cluster import SCHEDULER_ENV, check_scheduler
+from runners.cluster import check_scheduler, scheduler_address
 from runners.identity import ChangedRunsError, plan_reuse
 from runners.layout import DEFAULT_RESULTS, StorageError, check_writable, protocol_dir
 from runners.lock import BUSY_EXIT, ResultsBusy, results_lock
@@ -152,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
     workers = _int("number of workers", args.workers, 0)
     chunk = _int("chunk size", args.chunk, 1)
     options = parse_options(args.options)
-    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
+    scheduler = scheduler_address(args.scheduler)
     if scheduler:
         check_scheduler(scheduler)
     device = args.device or options.get("device")
@@ -172,10 +171,11 @@ def _run(args: argparse.Namespace) -> int:
     _loud(notes)
     check_writable(Path(args.results))
     with results_lock(Path(args.results), wait=args.wait, log=_say):
+        # one run without --scheduler runs here, even with $SCHEDULER set (as before): nothing to spread
         if len(specs) == 1 and not args.scheduler and sweep is None:
             summary = _run_one(specs[0], progress=not args.no_progress, redo_changed=args.redo_changed)
         else:
-            summary = run_batch(specs, scheduler=args.scheduler, workers=workers, gpu=args.gpu, chunk=chunk,
+            summary = run_batch(specs, scheduler=scheduler, workers=workers, gpu=args.gpu, chunk=chunk,
                                 progress=not args.no_progress,
                                 summary_dir=sweep.root / sweep.protocol if sweep else summary_dir_for(specs),
                                 redo_changed=args.redo_changed, wait=args.wait, log=_say)
@@ -269,7 +269,7 @@ def _report(args: argparse.Namespace, table: bool, plots: bool) -> int:
     """Table and/or plots from one reading of the runs, their traces and the reference benchmark; runs left out of
     them (damaged, or of other settings than their row's) are named on stderr."""
     from runners.collect import load_report
-    from runners.plots import write_plots
+    from runners.plots import plots_dir, write_plots
     from runners.table import write_table
 
     report = load_report(Path(args.results), args.protocol, args.bench, getattr(args, "layout", None))
@@ -280,7 +280,7 @@ def _report(args: argparse.Namespace, table: bool, plots: bool) -> int:
         print(f"table: {paths[0]} (also {', '.join(p.name for p in paths[1:])})")
     if plots:
         paths = write_plots(report)
-        folder = protocol_dir(report.results, args.protocol) / "plots"
+        folder = plots_dir(report)
         if paths:
             print(f"plots: {folder}/ ({', '.join(p.name for p in paths if p.suffix == '.png')}; PDF beside each)")
         else:

@@ -46,6 +46,12 @@ CONNECT_TIMEOUT_S = 5.0
 SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
 
 
+def scheduler_address(given: str | None) -> str | None:
+    """The dask scheduler a command uses: ``given`` (``--scheduler``), else ``$SCHEDULER``, else None (a local
+    cluster, or this process)."""
+    return given or os.environ.get(SCHEDULER_ENV) or None
+
+
 def check_scheduler(address: str) -> str:
     """A scheduler address as dask takes it, ``[SCHEME://]HOST:PORT``, checked by its form (nothing is contacted);
     a bad one raises `UsageError` naming the valid form."""
@@ -82,7 +88,7 @@ def open_client(*, scheduler: str | None = None, workers: int | None = None, gpu
     import dask
     from distributed import Client, LocalCluster
 
-    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    scheduler = scheduler_address(scheduler)
     if scheduler:
         check_scheduler(scheduler)
         try:
@@ -234,5 +240,5 @@ def wait_all(client: Any, futures: dict[str, tuple[Any, T]], on_done: Callable[[
         raise
 
 
-__all__ = ["CONNECT_TIMEOUT_S", "GPU_LIST_ENV", "SCHEDULER_ENV", "check_scheduler", "WORKER_CONFIG", "dask_setup", "gpu_slot", "num_workers", "open_client", "pin_gpu",
+__all__ = ["CONNECT_TIMEOUT_S", "GPU_LIST_ENV", "SCHEDULER_ENV", "check_scheduler", "WORKER_CONFIG", "dask_setup", "gpu_slot", "num_workers", "open_client", "pin_gpu", "scheduler_address",
            "visible_gpus", "wait_all", "worker_resources"]

@@ -12,6 +12,7 @@ every table and figure written from them.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,7 @@ import pandas as pd
 import algos
 from algos.base import LAYOUTS, PROTOCOL_SPECS
 from bench import REPORTED_SPLITS, SEARCH_DATASETS, SUBSTITUTES, Benchmark, TableError, reported_metric
-from bench.sources import is_default
-from runners.identity import SHOWN, group_differences
+from runners.identity import group_differences, shown
 from runners.layout import CONFIG, TRACE, RunCheck, read_json, scan_runs
 
 #: NAS-Bench-201's ResNet reference cell.
@@ -39,36 +39,27 @@ class Collected:
 
     runs: pd.DataFrame
     notes: list[str] = field(default_factory=list)
-    #: (folder, why) of every damaged run.
-    damaged: list[tuple[str, str]] = field(default_factory=list)
-    #: ((algo, dataset), differences) of every row left out because its runs differ.
-    mixed: list[tuple[tuple[str, str], list[str]]] = field(default_factory=list)
 
 
 def collect_verified(results: Path, protocol: str) -> Collected:
     """Every whole finished run of a protocol (`collect_runs`' columns plus ``fingerprint``), less the rows whose
     runs differ in anything but the seed; the damaged runs and the rows left out are in ``notes``."""
     checks = list(scan_runs(results, protocol))
-    damaged = [(str(c.folder), c.reason) for c in checks if c.damaged]
+    damaged = [f"{c.folder}: {c.reason}" for c in checks if c.damaged]
     runs = _frame([c for c in checks if c.finished])
-    mixed = []
+    notes = []
+    if damaged:
+        notes.append(f"{len(damaged)} damaged run{'s' if len(damaged) != 1 else ''} left out (the next batch that "
+                     f"plans them redoes them): {shown(damaged, '; ')}")
     keep = np.ones(len(runs), dtype=bool)
     for (algo, dataset), group in runs.groupby(["algo", "dataset"], sort=False):
         diffs = group_differences(list(group["fingerprint"]))
         if diffs:
-            mixed.append(((algo, dataset), diffs))
             keep[runs.index.get_indexer(group.index)] = False
-    notes = []
-    if damaged:
-        notes.append(f"{len(damaged)} damaged run{'s' if len(damaged) != 1 else ''} left out (the next batch that "
-                     "plans them redoes them): " + "; ".join(f"{f}: {why}" for f, why in damaged[:SHOWN])
-                     + (f"; and {len(damaged) - SHOWN} more" if len(damaged) > SHOWN else ""))
-    for (algo, dataset), diffs in mixed:
-        n = int(((runs["algo"] == algo) & (runs["dataset"] == dataset)).sum())
-        notes.append(f"{algo} searched on {dataset}: its {n} runs were made with different settings, so they are "
-                     f"not pooled and left out ({'; '.join(diffs)}); redo the odd ones (--redo-changed) or move them "
-                     "to another results folder")
-    return Collected(runs[keep].reset_index(drop=True), notes, damaged, mixed)
+            notes.append(f"{algo} searched on {dataset}: its {len(group)} runs were made with different settings, so "
+                         f"they are not pooled and left out ({'; '.join(diffs)}); redo the odd ones (--redo-changed) "
+                         "or move them to another results folder")
+    return Collected(runs[keep].reset_index(drop=True), notes)
 
 
 def collect_runs(results: Path, protocol: str) -> pd.DataFrame:
@@ -83,10 +74,7 @@ def _frame(checks: list[RunCheck]) -> pd.DataFrame:
     rows = []
     for check in checks:
         folder, res = check.folder, check.result
-        try:
-            cfg = read_json(folder / CONFIG)
-        except (OSError, ValueError):
-            cfg = {}
+        cfg = read_json(folder / CONFIG)  # whole: check_run verified its checksum
         requested = cfg.get("bench", {}).get("requested")
         overrides = ", ".join(f"{k}={v}" for k, v in sorted((cfg.get("overrides") or {}).items()))
         budget = (cfg.get("info") or {}).get("budget")
@@ -115,8 +103,8 @@ def algo_order(names: Any) -> list[str]:
     return known + sorted(a for a in names if a not in algos.SEARCHERS)
 
 
-def read_trace(folder: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    return pd.read_csv(Path(folder) / TRACE, usecols=lambda c: columns is None or c in columns)
+def read_trace(folder: str | Path) -> pd.DataFrame:
+    return pd.read_csv(Path(folder) / TRACE)
 
 
 @dataclass
@@ -150,11 +138,10 @@ def reference(runs: pd.DataFrame, bench: str | None = None) -> Reference:
         if len(counts) > 1:
             notes.append("runs used several benchmark sources (" + ", ".join(f"{k}: {v} runs" for k, v in
                          counts.items()) + f"); reference rows use {bench}")
-    source = None if is_default(bench) else bench
     try:
-        from runners.run import load_bench  # one copy per process, shared with the runs
+        from runners.run import load_bench  # one copy per process, shared with the runs (and with --bench's check)
 
-        b = load_bench(source)
+        b = load_bench(bench)
     except (TableError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         notes.append(f"the benchmark source {bench!r} could not be loaded ({first}); reference figures are n/a")
@@ -264,6 +251,19 @@ class Report:
     #: One line per run or row left out (damaged, or pooled with runs of other settings), naming it and why.
     left_out: list[str] = field(default_factory=list)
     _traces: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
+
+    def stem(self, name: str) -> str:
+        """What this report names a file or folder: ``name`` in the protocol's own layout, ``name-LAYOUT`` in the
+        other (both layouts' tables and figures can sit side by side)."""
+        return name if self.layout == PROTOCOL_SPECS[self.protocol].layout else f"{name}-{self.layout}"
+
+    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per report under ``key``: figures that a table and a plot written from the same
+        report both read (e.g. `runners.anytime.group_anytime`)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def trace(self, folder: str) -> pd.DataFrame:
         """A run's ``trace.csv``, read on first use."""

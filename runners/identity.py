@@ -17,14 +17,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from algos.base import RUNNER_OPTIONS
 from bench.jsonio import jsonable
-from runners.layout import CONFIG, STATE, check_run, read_json
+from runners.layout import CONFIG, STATE, RunCheck, check_run, read_json
 
 if TYPE_CHECKING:
     from bench import Benchmark
@@ -67,17 +67,22 @@ def _flat(fp: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def differences(old: Mapping[str, Any], new: Mapping[str, Any],
-                ignore: Sequence[str] = INFORMATIVE) -> list[tuple[str, Any, Any]]:
+def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
     """``(entry, old value, new value)`` of every compared entry in which two fingerprints differ (an entry one of
     them lacks is None there)."""
     a, b = _flat(old), _flat(new)
-    keys = [k for k in dict.fromkeys([*a, *b]) if k not in ignore]
+    keys = [k for k in dict.fromkeys([*a, *b]) if k not in INFORMATIVE]
     return [(k, a.get(k), b.get(k)) for k in keys if _key(a.get(k)) != _key(b.get(k))]
 
 
 def same(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
     return old is not None and new is not None and not differences(old, new)
+
+
+def reusable(check: RunCheck, fp: Mapping[str, Any]) -> bool:
+    """Whether a checked run folder is done and still valid: finished, whole and made with fingerprint ``fp`` (a
+    re-run skips it; anything else is redone)."""
+    return check.finished and same(check.result["fingerprint"], fp)
 
 
 def _key(value: Any) -> str:
@@ -100,14 +105,24 @@ def describe(diff: tuple[str, Any, Any], old_fp: Mapping[str, Any], new_fp: Mapp
     if key == "bench.checksum":
         def bench(fp: Mapping[str, Any]) -> str:
             b = fp.get("bench") or {}
-            return f"{b.get('source')} (checksum {str(b.get('checksum'))[:12]})"
+            return _bench(b.get("source"), b.get("checksum"))
         return f"benchmark: {bench(old_fp)} {old_label}, {bench(new_fp)} {new_label}"
     return f"{key}: {_show(old)} {old_label}, {_show(new)} {new_label}"
 
 
-def _names(folders: Sequence[Path | str]) -> str:
-    shown = ", ".join(str(f) for f in folders[:SHOWN])
-    return shown + (f" and {len(folders) - SHOWN} more" if len(folders) > SHOWN else "")
+def _bench(source: Any, checksum: Any) -> str:
+    """A benchmark in a message: its source, with the start of its checksum (what decides) beside it."""
+    return f"{source} (checksum {str(checksum)[:12]})"
+
+
+def shown(items: Sequence[Any], sep: str = ", ") -> str:
+    """The first `SHOWN` items joined by ``sep``, then how many more: ``a, b and 3 more``, ``a; b; and 3 more``
+    (what messages naming runs print)."""
+    text = sep.join(str(x) for x in items[:SHOWN])
+    if len(items) <= SHOWN:
+        return text
+    more = f"and {len(items) - SHOWN} more"
+    return f"{text} {more}" if sep == ", " else f"{text}{sep}{more}"
 
 
 # --- a re-run: reuse, redo or stop ----------------------------------------------------------------------------
@@ -133,18 +148,18 @@ class Reuse:
         out = []
         if self.damaged:
             out.append(f"redoing {len(self.damaged)} damaged run{'s' if len(self.damaged) != 1 else ''}: "
-                       + _names([f"{s.folder} ({why})" for s, why in self.damaged]))
+                       + shown([f"{s.folder} ({why})" for s, why in self.damaged]))
         if self.changed:
             out.append(f"redoing {len(self.changed)} run{'s' if len(self.changed) != 1 else ''} made with other "
                        f"settings (--redo-changed; {'; '.join(_summary(self.changed))}): "
-                       + _names([s.folder for s, _ in self.changed]))
+                       + shown([s.folder for s, _ in self.changed]))
         return out
 
 
 def _summary(changed: list[tuple[RunSpec, list[str]]]) -> list[str]:
     counts = Counter(w for _, words in changed for w in words)
-    shown = [w for w, _ in counts.most_common(SHOWN)]
-    return shown + ([f"{len(counts) - SHOWN} more differences"] if len(counts) > SHOWN else [])
+    common = [w for w, _ in counts.most_common(SHOWN)]
+    return common + ([f"{len(counts) - SHOWN} more differences"] if len(counts) > SHOWN else [])
 
 
 def plan_reuse(specs: Sequence[RunSpec], redo_changed: bool = False) -> Reuse:
@@ -155,29 +170,23 @@ def plan_reuse(specs: Sequence[RunSpec], redo_changed: bool = False) -> Reuse:
     reuse = Reuse()
     for spec in specs:
         check = check_run(spec.folder)
+        if reusable(check, spec.fingerprint):
+            reuse.reused.append(spec)
+            continue
         if check.finished:
-            old = check.result["fingerprint"]
-            if same(old, spec.fingerprint):
-                reuse.reused.append(spec)
-                continue
-            reuse.changed.append((spec, _words(old, spec.fingerprint)))
+            reuse.changed.append((spec, _words(check.result["fingerprint"], spec.fingerprint)))
         elif check.damaged:
             reuse.damaged.append((spec, check.reason))
-        else:
-            old = started_fingerprint(spec.folder)
-            if old is not None and has_state(spec.folder) and not same(old, spec.fingerprint):
-                reuse.changed.append((spec, [describe(d, old, spec.fingerprint, "in an unfinished run's checkpoint")
-                                             for d in differences(old, spec.fingerprint)]))
+        elif (old := other_checkpoint(spec.folder, spec.fingerprint)) is not None:
+            reuse.changed.append((spec, _words(old, spec.fingerprint, "in an unfinished run's checkpoint")))
         reuse.todo.append(spec)
     if reuse.changed and not redo_changed:
         raise ChangedRunsError(_changed_message(reuse.changed))
     return reuse
 
 
-def _words(old: Mapping[str, Any], new: Mapping[str, Any] | None) -> list[str]:
-    if new is None:
-        return ["no fingerprint planned"]
-    return [describe(d, old, new) for d in differences(old, new)]
+def _words(old: Mapping[str, Any], new: Mapping[str, Any], old_label: str = "in the finished runs") -> list[str]:
+    return [describe(d, old, new, old_label) for d in differences(old, new)]
 
 
 def _changed_message(changed: list[tuple[RunSpec, list[str]]]) -> str:
@@ -199,33 +208,38 @@ def started_fingerprint(folder: Path) -> dict[str, Any] | None:
     return fp if isinstance(fp, dict) else None
 
 
-def has_state(folder: Path) -> bool:
+def other_checkpoint(folder: Path, fp: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The fingerprint of the run with other settings than ``fp`` whose checkpoint ``state/`` holds (its
+    ``config.json`` says), or None when ``state/`` is empty or absent or was written with ``fp``: resumed, such a
+    checkpoint would continue under the wrong settings."""
     state = Path(folder) / STATE
-    return state.is_dir() and any(state.iterdir())
+    if not (state.is_dir() and any(state.iterdir())):
+        return None
+    old = started_fingerprint(folder)
+    return None if old is None or same(old, fp) else old
 
 
 # --- a table: runs pooled into one row must agree -------------------------------------------------------------
-def group_differences(fingerprints: Sequence[Mapping[str, Any]], per_run: Sequence[str] = PER_RUN,
-                      show: Callable[[Any], str] = _show) -> list[str]:
+def group_differences(fingerprints: Sequence[Mapping[str, Any]]) -> list[str]:
     """Entries in which runs meant to be pooled (one algorithm on one dataset) differ, besides the seed, each with
     the values found and how many runs have each, e.g. ``config.time_budget: 12000.0 (5 runs), 5000.0 (5 runs)``;
     an empty list when they agree."""
     flats = [_flat(fp) for fp in fingerprints]
-    keys = [k for k in dict.fromkeys(k for f in flats for k in f) if k not in (*INFORMATIVE, *per_run)]
+    keys = [k for k in dict.fromkeys(k for f in flats for k in f) if k not in (*INFORMATIVE, *PER_RUN)]
     out = []
     for key in keys:
         counts = Counter(_key(f.get(key)) for f in flats)
         if len(counts) < 2:
             continue
         if key == "bench.checksum":
-            sources = Counter(f"{f.get('bench.source')} (checksum {str(f.get(key))[:12]})" for f in flats)
+            sources = Counter(_bench(f.get("bench.source"), f.get(key)) for f in flats)
             out.append("benchmark: " + ", ".join(f"{v} ({n} run{'s' if n != 1 else ''})"
                                                  for v, n in sources.most_common()))
             continue
-        values = ", ".join(f"{show(json.loads(v))} ({n} run{'s' if n != 1 else ''})" for v, n in counts.most_common())
+        values = ", ".join(f"{_show(json.loads(v))} ({n} run{'s' if n != 1 else ''})" for v, n in counts.most_common())
         out.append(f"{key}: {values}")
     return out
 
 
 __all__ = ["FINGERPRINT_VERSION", "ChangedRunsError", "Reuse", "describe", "differences", "fingerprint",
-           "group_differences", "plan_reuse", "same", "started_fingerprint"]
+           "group_differences", "other_checkpoint", "plan_reuse", "reusable", "same", "shown", "started_fingerprint"]

@@ -7,7 +7,8 @@ never half of one; a folder without ``result.json`` is an unfinished run and is 
 
 A finished run is whole or it is not a result: ``result.json`` holds the SHA-256 of the run's other files
 (``files``), and `check_run` reads a run as finished only when ``result.json`` parses, has every field, belongs
-where it lies (its protocol, dataset, algorithm and seed are the folder's) and every file matches its checksum.
+where it lies (its protocol, dataset, algorithm and seed are the folder's), holds the checksums of at least
+``CHECKED_FILES`` and every file matches its checksum.
 Anything else is *damaged*: tables and plots report and skip it, and the next batch redoes it.
 """
 
@@ -48,21 +49,6 @@ RESULT_FIELDS = ("status", "algo", "kind", "protocol", "dataset", "seed", "arch"
                  "substitutes_used", "fingerprint", "files")
 #: The files of a run that its ``result.json`` holds the checksums of (``state/`` is the searcher's, not a result).
 CHECKED_FILES = (CONFIG, TRACE)
-
-
-def is_finished(folder: Path) -> bool:
-    """Whether the run in ``folder`` is finished and whole (`check_run`)."""
-    return check_run(folder).finished
-
-
-def read_result(folder: Path) -> dict[str, Any] | None:
-    """The run's ``result.json`` as written, or None while the run is unfinished (or the file is unreadable); see
-    `check_run` for whether the run is whole."""
-    try:
-        res = read_json(Path(folder) / RESULT)
-    except (OSError, ValueError):
-        return None
-    return res if isinstance(res, dict) and res.get("status") == "finished" else None
 
 
 def checksums(folder: Path, names: tuple[str, ...] = CHECKED_FILES) -> dict[str, str]:
@@ -109,14 +95,17 @@ def check_run(folder: Path) -> RunCheck:
         return damaged(f"{RESULT} has no fingerprint or checksums (written by an older harness)")
     if missing:
         return damaged(f"{RESULT} lacks {', '.join(missing)}")
-    where = tuple(folder.parts[-4:])
-    says = (str(res["protocol"]), str(res["dataset"]), str(res["algo"]), f"seed-{res['seed']}")
+    says = run_dir(Path(), str(res["protocol"]), str(res["dataset"]), str(res["algo"]), res["seed"]).parts
+    where = folder.parts[-len(says):]
     if where != says:
-        return damaged(f"{RESULT} is a {says[0]} run of {says[2]} on {says[1]} with seed {res['seed']}, but its "
-                       f"folder is {'/'.join(where)} (copied or moved?)")
+        return damaged(f"{RESULT} is a {res['protocol']} run of {res['algo']} on {res['dataset']} with seed "
+                       f"{res['seed']}, but its folder is {'/'.join(where)} (copied or moved?)")
     files = res["files"]
     if not isinstance(files, dict):
         return damaged(f"{RESULT} has no checksums")
+    unchecked = [name for name in CHECKED_FILES if name not in files]
+    if unchecked:
+        return damaged(f"{RESULT} holds no checksum of {', '.join(unchecked)}")
     for name, digest in files.items():
         try:
             actual = file_sha256(folder / name)
@@ -190,7 +179,8 @@ def write_atomic(path: Path, data: str | bytes, durable: bool = False) -> None:
 
     The rename makes the write atomic for any reader and against a killed process (the batch's failure mode).
     ``durable`` also fsyncs, against a power cut; per-run files skip it (it would triple a query-only run's time)
-    and readers instead treat an unreadable ``result.json`` as an unfinished run. Any OS error (a full disk, a
+    and readers instead treat an unreadable ``result.json`` as a damaged run (`check_run`), which the next batch
+    redoes. Any OS error (a full disk, a
     read-only folder) leaves the old file, or none, never part of one, and is raised as `StorageError`."""
     path = Path(path)
     with _storage_errors(path):

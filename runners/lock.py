@@ -11,7 +11,6 @@ Within one process the lock is re-entrant (the command line and the batch engine
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys
@@ -21,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import atomic
+from runners.layout import read_json, write_json
 
 LOCK_FILE = ".lock"
 HOLDER_FILE = ".lock-holder.json"
@@ -36,15 +35,11 @@ _held: dict[Path, tuple[Any, int]] = {}
 class ResultsBusy(RuntimeError):
     """Another process holds the results folder's lock."""
 
-    def __init__(self, message: str, holder: dict[str, Any] | None) -> None:
-        super().__init__(message)
-        self.holder = holder
-
 
 def read_holder(results: Path) -> dict[str, Any] | None:
     """What the process holding ``results`` wrote about itself (None if nothing readable is there)."""
     try:
-        holder = json.loads((Path(results) / HOLDER_FILE).read_text())
+        holder = read_json(Path(results) / HOLDER_FILE)
     except (OSError, ValueError):
         return None
     return holder if isinstance(holder, dict) else None
@@ -99,15 +94,14 @@ def results_lock(results: Path | str, *, wait: bool = False,
             raise ResultsBusy(f"the results folder {str(results)!r} is in use by {describe_holder(holder)}. One batch "
                               "writes a results folder at a time: wait for that one to end (or add --wait, make "
                               "WAIT=1, to start when it does), or use another results folder (--results, make "
-                              "RESULTS=)", holder) from None
+                              "RESULTS=)") from None
         if log is not None:
             log(f"waiting for the results folder {str(results)!r}: in use by {describe_holder(holder)}")
         lock.acquire(poll_interval=POLL_S)
     _held[key] = (lock, 1)
     try:
-        atomic.write_atomic(key / HOLDER_FILE, json.dumps({
-            "pid": os.getpid(), "host": socket.gethostname(), "command": command_line(),
-            "started": datetime.now(UTC).isoformat(timespec="seconds")}) + "\n")
+        write_json(key / HOLDER_FILE, {"pid": os.getpid(), "host": socket.gethostname(), "command": command_line(),
+                                       "started": datetime.now(UTC).isoformat(timespec="seconds")})
         yield
     finally:
         del _held[key]

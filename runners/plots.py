@@ -42,6 +42,22 @@ def step_on_grid(times: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.
     return out
 
 
+def _runs_on_grid(curves: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Mean and std over runs of step functions given as (times, values), on ``grid``, and the number of runs;
+    NaN wherever some run has no value yet (before that the mean is over a few lucky runs); None when no run has a
+    value anywhere."""
+    if not curves:
+        return None
+    stack = np.stack([step_on_grid(times, values, grid) for times, values in curves])
+    if np.all(np.isnan(stack)):
+        return None
+    mean, std = _mean_std(stack)
+    partial = np.isnan(stack).any(axis=0)
+    mean[partial] = std[partial] = np.nan
+    return mean, std, len(stack)
+
+
 def _mean_std(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(all="ignore"):
         import warnings
@@ -51,13 +67,15 @@ def _mean_std(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return np.nanmean(stack, axis=0), np.nanstd(stack, axis=0)
 
 
-def _figure(ncols: int, nrows: int = 1):  # noqa: ANN202 - matplotlib types
+def new_figure(ncols: int, nrows: int = 1, panel: tuple[float, float] = (6.2, 4.4)):  # noqa: ANN202 - matplotlib types
+    """A figure of ``nrows`` x ``ncols`` panels of ``panel`` inches each, off screen (Agg): (pyplot, figure, the
+    panels row by row)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 4.4 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows), squeeze=False)
     return plt, fig, axes.ravel()
 
 
@@ -72,7 +90,7 @@ def _open(groups: list[Group], nrows: int = 1):  # noqa: ANN202 - matplotlib typ
     the dash its search dataset, so a searcher keeps its colour across searches."""
     import matplotlib
 
-    plt, fig, axes = _figure(2, nrows)
+    plt, fig, axes = new_figure(2, nrows)
     cmap = matplotlib.colormaps["tab10"]
     algos = list(dict.fromkeys(g.algo for g in groups))
     searches = list(dict.fromkeys(g.searched for g in groups))
@@ -120,7 +138,8 @@ def _no_data(ax, text: str, title: str = "") -> None:  # noqa: ANN001
     ax.set_yticks([])
 
 
-def _finish(plt, fig, axes, title: str, stem: Path, legend: str = "lower right") -> list[Path]:  # noqa: ANN001
+def finish_figure(plt, fig, axes, title: str, stem: Path, legend: str = "lower right") -> list[Path]:  # noqa: ANN001
+    """Title, legends (where a panel has labelled lines) and grids; saved as ``stem`` (PNG and PDF) and closed."""
     fig.suptitle(title, fontsize=12)
     for ax in axes:
         handles, labels = ax.get_legend_handles_labels()
@@ -156,15 +175,12 @@ def search_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
         highs: list[float] = []
         col = f"incumbent_{dataset}_{split}"
         for g in groups:
-            curves = [step_on_grid(traces[f]["time"].to_numpy(float), traces[f][col].to_numpy(float), grid)
-                      for f in g.on(dataset)["folder"] if col in traces[f] and len(traces[f])]
-            if not curves or np.all(np.isnan(stack := np.stack(curves))):
+            drawn_runs = _runs_on_grid([(traces[f]["time"].to_numpy(float), traces[f][col].to_numpy(float))
+                                        for f in g.on(dataset)["folder"] if col in traces[f] and len(traces[f])], grid)
+            if drawn_runs is None:
                 continue
-            mean, std = _mean_std(stack)
-            # Draw only where every run has an incumbent: before that the mean is over a few lucky runs.
-            partial = np.isnan(stack).any(axis=0)
-            mean[partial] = std[partial] = np.nan
-            ax.plot(grid, mean, **styles[g.label], label=f"{g.label} ({_n(len(stack), 'run')})")
+            mean, std, n = drawn_runs  # drawn only where every run has an incumbent
+            ax.plot(grid, mean, **styles[g.label], label=f"{g.label} ({_n(n, 'run')})")
             _band(ax, grid, mean, std, styles[g.label], len(groups))
             late = grid >= 0.05 * horizon  # the first queries span tens of points; focus on the search itself
             spread = std if len(groups) <= BAND_LINES else 0.0  # the y range fits what is drawn
@@ -180,7 +196,7 @@ def search_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
             pad = 0.08 * (hi - lo)
             ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlim(0, horizon)
-    return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: "
+    return finish_figure(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: "
                    f"incumbent vs time ({_summary(groups)})", stem)
 
 
@@ -198,7 +214,7 @@ def sorted_finals(report: Report, dataset: str, stem: Path) -> list[Path]:
             ax.plot(np.arange(len(v)), v, **styles[g.label], label=f"{g.label} ({_n(len(v), 'run')})")
             drawn = True
         _panel(ax, report.ref, dataset, split, drawn, "The index of runs", f"{split} accuracy of the final cell (%)")
-    return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: final "
+    return finish_figure(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: final "
                    "accuracy of every run, sorted", stem)
 
 
@@ -229,7 +245,7 @@ def epoch_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
             from matplotlib.ticker import MaxNLocator
 
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    return _finish(plt, fig, axes, f"Weight-sharing searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: "
+    return finish_figure(plt, fig, axes, f"Weight-sharing searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: "
                    f"derived cell vs epoch ({_summary(groups).replace('runs', 'seeds')})", stem)
 
 
@@ -253,20 +269,19 @@ def regret_curves(report: Report, dataset: str, stem: Path) -> list[Path]:
             if end <= start:
                 continue
             grid = np.geomspace(start, end, GRID_POINTS)
-            stack = np.stack([step_on_grid(t["time"].to_numpy(float), optimum - t[col].to_numpy(float), grid)
-                              for t in traces])
-            if np.all(np.isnan(stack)):
+            drawn_runs = _runs_on_grid([(t["time"].to_numpy(float), optimum - t[col].to_numpy(float))
+                                        for t in traces], grid)
+            if drawn_runs is None:
                 continue
-            mean, _ = _mean_std(stack)
-            mean[np.isnan(stack).any(axis=0)] = np.nan
-            ax.plot(grid, mean, **styles[g.label], label=f"{g.label} ({_n(len(stack), 'run')})")
+            mean, _, n = drawn_runs
+            ax.plot(grid, mean, **styles[g.label], label=f"{g.label} ({_n(n, 'run')})")
             drawn = True
         why = None if optimum is not None else f"n/a: the benchmark source has no {reported_metric(dataset, split)}"
         if _panel(ax, None, dataset, split, drawn, "Simulated search time (seconds, log)",
                   f"mean {split} regret (points, log)", why):
             ax.set_xscale("log")
             ax.set_yscale("log")
-    return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: mean "
+    return finish_figure(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: mean "
                    "regret vs time", stem, legend="lower left")
 
 
@@ -298,16 +313,21 @@ def time_to_target(report: Report, dataset: str, stem: Path) -> list[Path]:
                          fontsize=10)
             ax.set_xscale("log")
             ax.set_ylim(0, 1.02)
-    return _finish(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: time "
+    return finish_figure(plt, fig, axes, f"Query-only searches ({_where(groups, dataset)}), {DISPLAY[dataset]}: time "
                    f"to within {' / '.join(f'{t:.1f}' for t in TARGETS)} points of the optimum", stem,
                    legend="upper left")
 
 
+def plots_dir(report: Report) -> Path:
+    """``results/PROTOCOL/plots/``; ``plots-LAYOUT/`` for a layout other than the protocol's (`Report.stem`)."""
+    return protocol_dir(report.results, report.protocol) / report.stem("plots")
+
+
 def write_plots(report: Report) -> list[Path]:
-    """Every figure the finished runs of a protocol allow, into ``results/PROTOCOL/plots/``."""
+    """Every figure the finished runs of a protocol allow, into `plots_dir`."""
     if len(report.runs) == 0:
         return []
-    out = protocol_dir(report.results, report.protocol) / "plots"
+    out = plots_dir(report)
     paths: list[Path] = []
     for d in SEARCH_DATASETS:
         paths += search_curves(report, d, out / f"curves-{d}")

@@ -31,7 +31,8 @@ import numpy as np
 from algos.base import SearchContext, Searcher
 from bench import SEARCH_DATASETS, Benchmark
 from bench.atomic import remove_stale_temporaries
-from runners.identity import describe, differences, fingerprint, same, started_fingerprint
+from bench.sources import NAMED_SOURCES, is_default
+from runners.identity import describe, differences, fingerprint, other_checkpoint, reusable, same
 from runners.layout import (
     CONFIG,
     ERROR,
@@ -80,8 +81,9 @@ class RunSpec:
     options: dict[str, Any] = field(default_factory=dict)
     #: The command line that asked for the run, for the record.
     command: str = ""
-    #: What decides the run's result (`runners.identity.fingerprint`), computed when the run is planned.
-    fingerprint: dict[str, Any] | None = None
+    #: What decides the run's result (`runners.identity.fingerprint`), computed when the run is planned
+    #: (`runners.plan.plan_runs`).
+    fingerprint: dict[str, Any] = field(kw_only=True)
 
     @property
     def folder(self) -> Path:
@@ -109,14 +111,26 @@ def load_searcher(module: str) -> type[Searcher]:
     return getattr(importlib.import_module(path), attr or "SEARCHER")
 
 
-_BENCHES: dict[str, Benchmark] = {}
+_BENCHES: dict[str | None, Benchmark] = {}
+
+
+def canonical_source(source: str | None) -> str | None:
+    """A benchmark source as runs record it and `load_bench` caches it: None for the embedded default (so are '',
+    'default' and 'embedded', as for ``python -m bench``), a source named by a word as named, a path made absolute
+    (tables and plots may run from elsewhere)."""
+    if is_default(source):
+        return None
+    if source in NAMED_SOURCES:
+        return source
+    return str(Path(source).resolve())
 
 
 def load_bench(source: str | None) -> Benchmark:
-    """The benchmark behind a source, loaded once per process (workers run many runs each)."""
-    key = source or "default"
+    """The benchmark behind a source, loaded once per process (workers run many runs each) however the source is
+    spelled (`canonical_source`)."""
+    key = canonical_source(source)
     if key not in _BENCHES:
-        _BENCHES[key] = Benchmark.load(source)
+        _BENCHES[key] = Benchmark.load(key)
     return _BENCHES[key]
 
 
@@ -151,15 +165,6 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def spec_fingerprint(spec: RunSpec) -> dict[str, Any]:
-    """The fingerprint of a planned run, from its searcher's resolved Config and its benchmark (both loaded once
-    per process)."""
-    cls = load_searcher(spec.module)
-    return fingerprint(algo=spec.algo, protocol=spec.protocol, dataset=spec.dataset, seed=spec.seed,
-                       bench=load_bench(spec.bench), substitutes=spec.substitutes,
-                       config=cls.preset(spec.protocol, spec.overrides), options=spec.options)
-
-
 # --- running -------------------------------------------------------------------------------------------------
 def execute(spec: RunSpec, progress: Callable[[float, float], None] | None = None) -> RunStatus:
     """Run ``spec`` unless it is finished, whole and of the same fingerprint; a run that raises leaves its traceback
@@ -168,10 +173,7 @@ def execute(spec: RunSpec, progress: Callable[[float, float], None] | None = Non
     A results folder that cannot be written (`StorageError`: disk full, read-only) is not the run's fault and would
     fail every later run the same way: it propagates, so that the batch stops with one clear error."""
     folder = spec.folder
-    if spec.fingerprint is None:
-        spec = dataclasses.replace(spec, fingerprint=spec_fingerprint(spec))
-    check = check_run(folder)
-    if check.finished and same(check.result["fingerprint"], spec.fingerprint):
+    if reusable(check_run(folder), spec.fingerprint):
         return RunStatus(spec.algo, spec.dataset, spec.seed, str(folder), "skipped")
     t0 = time.perf_counter()
     try:
@@ -197,8 +199,9 @@ def _execute(spec: RunSpec, folder: Path, progress: Callable[[float, float], Non
     cls = load_searcher(spec.module)
     config = cls.preset(spec.protocol, spec.overrides)
     bench = load_bench(spec.bench)
-    fp = spec_fingerprint(spec)
-    if spec.fingerprint is not None and not same(spec.fingerprint, fp):
+    fp = fingerprint(algo=spec.algo, protocol=spec.protocol, dataset=spec.dataset, seed=spec.seed, bench=bench,
+                     substitutes=spec.substitutes, config=config, options=spec.options)
+    if not same(spec.fingerprint, fp):
         changed = "; ".join(describe(d, spec.fingerprint, fp, "when planned", "here")
                             for d in differences(spec.fingerprint, fp))
         raise RuntimeError(f"this run's settings changed between planning and running ({changed}); was the "
@@ -234,17 +237,11 @@ def _clear_stale(folder: Path, fp: dict[str, Any]) -> None:
     """Remove what an earlier attempt left: its trace, error and (damaged or other-settings) result, the temporary
     files of a process that died, and ``state/`` only when another setting wrote it (a searcher resumes from it).
     The batch holds the results folder's lock, so nothing here is another live process's."""
-    if has_other_state(folder, fp):
+    if other_checkpoint(folder, fp) is not None:
         shutil.rmtree(folder / STATE)
     for name in (TRACE, ERROR, RESULT):
         (folder / name).unlink(missing_ok=True)
     remove_stale_temporaries(folder)
-
-
-def has_other_state(folder: Path, fp: dict[str, Any]) -> bool:
-    """Whether ``state/`` holds a checkpoint of a run with other settings than ``fp`` (its ``config.json`` says)."""
-    old = started_fingerprint(folder)
-    return (folder / STATE).is_dir() and old is not None and not same(old, fp)
 
 
 def substitutes_used(info: dict[str, Any]) -> list[str]:

@@ -112,27 +112,27 @@ class Pair:
 class Comparison:
     """Every row of one table column compared with every other."""
 
-    column: str
     means: dict[str, float]
     sizes: dict[str, int]
     cis: dict[str, tuple[float, float] | None]
     pairs: list[Pair] = field(default_factory=list)
     #: The row with the highest mean (None if no row has a figure).
     best: str | None = None
-    #: Rows not significantly worse than the best (Holm-corrected p >= ALPHA against it), the best included.
+    #: Rows not significantly worse than the best (Holm-corrected p >= ALPHA against it), the best included; empty
+    #: when there is one row (a lone row is not marked best: there is nothing it was compared with).
     top: set[str] = field(default_factory=set)
 
     def pair(self, a: str, b: str) -> Pair | None:
         return next((p for p in self.pairs if {p.a, p.b} == {a, b}), None)
 
 
-def compare(column: str, samples: Mapping[str, np.ndarray], seed: int = BOOTSTRAP_SEED) -> Comparison:
+def compare(samples: Mapping[str, np.ndarray]) -> Comparison:
     """Compare the rows of one column: each row's mean and bootstrap CI, every pair's U test (Holm over all pairs
     of the column) and A12, and the rows not significantly worse than the best."""
     rows = {k: np.asarray(v, float)[~np.isnan(np.asarray(v, float))] for k, v in samples.items()}
     rows = {k: v for k, v in rows.items() if len(v)}
-    cmp = Comparison(column, {k: float(v.mean()) for k, v in rows.items()}, {k: len(v) for k, v in rows.items()},
-                     {k: bootstrap_ci(v, seed=seed) for k, v in rows.items()})
+    cmp = Comparison({k: float(v.mean()) for k, v in rows.items()}, {k: len(v) for k, v in rows.items()},
+                     {k: bootstrap_ci(v) for k, v in rows.items()})
     raw = []
     for a, b in itertools.combinations(rows, 2):
         u, p = mann_whitney(rows[a], rows[b])
@@ -142,6 +142,7 @@ def compare(column: str, samples: Mapping[str, np.ndarray], seed: int = BOOTSTRA
                  for (a, b, u, p), q in zip(raw, adjusted, strict=True)]
     if rows:
         cmp.best = max(cmp.means, key=lambda k: cmp.means[k])
+    if len(rows) > 1:
         cmp.top = {k for k in rows if k == cmp.best or not _worse(cmp, k)}
     return cmp
 

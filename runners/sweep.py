@@ -21,9 +21,11 @@ import pandas as pd
 from bench import SEARCH_DATASETS, reported_metric
 from runners import stats
 from runners.collect import DISPLAY, SPLITS, load_report
-from runners.layout import save_figure, write_atomic
-from runners.plan import UsageError, plan_runs, resolve_algo
+from runners.layout import write_atomic
+from runners.plan import UsageError, plan_runs
+from runners.plots import finish_figure, new_figure
 from runners.run import RunSpec
+from runners.table import Cell
 
 
 def sweep_root(results: str | Path, algo: str, field: str) -> Path:
@@ -60,20 +62,17 @@ class Sweep:
 def plan_sweep(algo: str, field: str, values: Sequence[str], datasets: Sequence[str] | None,
                seeds: Sequence[int | str], protocol: str, *, results: str | Path = "results",
                overrides: Sequence[str] | None = None, **plan: Any) -> tuple[Sweep, list[RunSpec], list[str]]:
-    """Check the field and every value against the searcher's preset, then plan one batch per value (the same
-    seeds for every value, so values differ in the field alone)."""
+    """Plan one batch per value (the same seeds for every value, so values differ in the field alone); planning
+    checks the field and each value against the searcher's preset."""
     values = tuple(dict.fromkeys(str(v).strip() for v in values if str(v).strip()))
     if not values:
         raise UsageError("a sweep needs values, e.g. VALUES='0.01 0.02 0.1 0.2 0.5'")
-    fields = {f for f in resolve_algo(algo, protocol).cls.PRESETS[protocol].__dataclass_fields__}
-    if field not in fields:
-        raise UsageError(f"unknown setting {field!r} for {algo}; valid: {', '.join(sorted(fields))}")
+    if any(o.partition("=")[0].strip() == field for o in overrides or ()):
+        raise UsageError(f"{field} is the swept setting; it cannot also be set with --set")
     sweep = Sweep(algo, field, values, protocol, sweep_root(results, algo, field))
     specs: list[RunSpec] = []
     notes: list[str] = []
-    for v in values:
-        if any(o.partition("=")[0].strip() == field for o in overrides or ()):
-            raise UsageError(f"{field} is the swept setting; it cannot also be set with --set")
+    for v in values:  # an unknown field or a bad value stops the first plan that has it, naming the valid ones
         s, n = plan_runs([algo], datasets, seeds, protocol, results=sweep.folder(v),
                          overrides=[*(overrides or ()), f"{field}={v}"], **plan)
         specs += s
@@ -98,14 +97,14 @@ def sweep_frame(sweep: Sweep, bench: str | None = None) -> pd.DataFrame:
                         continue
                     samples.setdefault((g.search_dataset, d, s), {})[v] = x
     for (searched, d, s), by_value in samples.items():
-        cmp = stats.compare(reported_metric(d, s), by_value)
+        cmp = stats.compare(by_value)
         for v, x in by_value.items():
             ci = cmp.cis[v]
             recs.append({"algo": sweep.algo, "field": sweep.field, "value": v, "search_dataset": searched,
                          "dataset": d, "split": s, "metric": reported_metric(d, s), "runs": len(x),
                          "mean": float(x.mean()), "std": float(x.std()),
                          "ci_low": np.nan if ci is None else ci[0], "ci_high": np.nan if ci is None else ci[1],
-                         "top": v in cmp.top and len(by_value) > 1})
+                         "top": v in cmp.top})
     return pd.DataFrame(recs, columns=["algo", "field", "value", "search_dataset", "dataset", "split", "metric",
                                        "runs", "mean", "std", "ci_low", "ci_high", "top"])
 
@@ -136,8 +135,8 @@ def sweep_markdown(sweep: Sweep, frame: pd.DataFrame, command: str = "") -> str:
                     continue
                 r = r.iloc[0]
                 ci = "" if np.isnan(r["ci_low"]) else f" [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
-                text = f"{r['mean']:.2f} ± {r['std']:.2f}"
-                cells.append((f"**{text}**" if r["top"] else text) + ci)
+                cell = Cell(r["mean"], r["std"] if r["runs"] > 1 else None, int(r["runs"]), top=bool(r["top"]))
+                cells.append(cell.text() + ci)
             lines.append("| " + " | ".join([v, str(int(rows["runs"].max()))] + cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -147,14 +146,9 @@ def sweep_plot(sweep: Sweep, frame: pd.DataFrame, stem: Path) -> list[Path]:
     """Final accuracy against the value with 95% intervals: a column of panels per reported dataset, a row per
     split (valid, test), a line per search dataset; a log axis when the values are positive numbers spanning a
     factor of 10 or more."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     datasets = [d for d in SEARCH_DATASETS if (frame["dataset"] == d).any()] or list(SEARCH_DATASETS)
-    fig, axes = plt.subplots(len(SPLITS), len(datasets), figsize=(5.2 * len(datasets), 3.6 * len(SPLITS)),
-                             squeeze=False)
+    plt, fig, panels = new_figure(len(datasets), len(SPLITS), panel=(5.2, 3.6))
+    axes = panels.reshape(len(SPLITS), len(datasets))
     xs = {v: float(v) if sweep.numeric else i for i, v in enumerate(sweep.values)}
     several = len(set(frame["search_dataset"])) > 1
     for row, split in enumerate(SPLITS):
@@ -177,15 +171,8 @@ def sweep_plot(sweep: Sweep, frame: pd.DataFrame, stem: Path) -> list[Path]:
                 ax.set_xticks(vals, sweep.values)
             else:
                 ax.set_xticks(range(len(sweep.values)), sweep.values)
-            ax.grid(alpha=0.3)
-            if several:
-                ax.legend(fontsize=8)
-    fig.suptitle(f"{sweep.algo}: final accuracy vs {sweep.field} ({sweep.protocol}; mean and 95% bootstrap "
-                 "interval over runs)", fontsize=12)
-    fig.tight_layout()
-    paths = save_figure(fig, stem)
-    plt.close(fig)
-    return paths
+    return finish_figure(plt, fig, panels, f"{sweep.algo}: final accuracy vs {sweep.field} ({sweep.protocol}; mean "
+                         "and 95% bootstrap interval over runs)", stem, legend="best")
 
 
 def write_sweep(sweep: Sweep, bench: str | None = None, command: str = "") -> list[Path]:

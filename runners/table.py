@@ -273,29 +273,23 @@ def _mark_significance(table: SummaryTable, report: Report) -> None:
     """Compare the searcher rows column by column and mark those not significantly worse than the best."""
     for d, s in COLUMNS:
         samples = {g.label: g.on(d)[f"{d}_{s}"].to_numpy(float) for g in report.groups}
-        cmp = stats.compare(reported_metric(d, s), samples)
+        cmp = stats.compare(samples)
         table.comparisons[(d, s)] = cmp
         for row in table.rows:
             cell = row.cells[(d, s)]
             if row.label in cmp.means:
                 cell.ci = cmp.cis[row.label]
-                cell.top = row.label in cmp.top and len(cmp.means) > 1
-
-
-def file_stem(protocol: str, layout: str, name: str) -> str:
-    """``name`` for the protocol's own layout, ``name-LAYOUT`` for the other (both can sit side by side)."""
-    return name if layout == PROTOCOL_SPECS[protocol].layout else f"{name}-{layout}"
+                cell.top = row.label in cmp.top
 
 
 def write_table(report: Report) -> list[Path]:
     """Write ``table.md``, ``.csv`` and ``.tex``, ``significance.md`` and ``.csv``, and ``anytime.md`` and ``.csv``
     (`runners.anytime`) into ``results/PROTOCOL/``, each atomically (``table-LAYOUT.*`` and so on for a layout
-    other than the protocol's)."""
+    other than the protocol's: `Report.stem`)."""
 
     table = build_table(report)
     folder = protocol_dir(report.results, report.protocol)
-    stem = file_stem(report.protocol, report.layout, "table")
-    sig = file_stem(report.protocol, report.layout, "significance")
+    stem, sig = report.stem("table"), report.stem("significance")
     paths = [folder / f"{stem}.md", folder / f"{stem}.csv", folder / f"{stem}.tex", folder / f"{sig}.md",
              folder / f"{sig}.csv"]
     write_atomic(paths[0], table.markdown())
@@ -303,4 +297,4 @@ def write_table(report: Report) -> list[Path]:
     write_atomic(paths[2], table.latex())
     write_atomic(paths[3], table.significance_markdown())
     write_atomic(paths[4], table.significance_frame().to_csv(index=False, lineterminator="\n"))
-    return paths + write_anytime(report, file_stem(report.protocol, report.layout, "anytime"))
+    return paths + write_anytime(report, report.stem("anytime"))

@@ -8,11 +8,14 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from algos.base import SearchContext
+from bench.jsonio import read_json
 from bench.table import Table
+from runners.layout import RESULT
 
 
 def run_and_kill(cls, cfg, ctx: SearchContext, kill_at: float) -> int:  # noqa: ANN001
@@ -74,3 +77,13 @@ def assert_same_table(a: Table, b: Table) -> None:
         for k in x:
             assert x[k].dtype == y[k].dtype
             np.testing.assert_array_equal(x[k], y[k])
+
+
+def read_result(folder: Path) -> dict[str, Any] | None:
+    """A run's ``result.json`` as written, or None while the run is unfinished (or the file is unreadable);
+    `runners.layout.check_run` says whether the run is whole."""
+    try:
+        res = read_json(Path(folder) / RESULT)
+    except (OSError, ValueError):
+        return None
+    return res if isinstance(res, dict) and res.get("status") == "finished" else None

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_runner import folder, toys  # noqa: F401 - the toy searchers' fixture
+from test_runner import folder, run_cli, toys  # noqa: F401 - the toy searchers' fixture
 
-from runners.batch import chunk_specs, run_batch
+from runners.batch import _collect, chunk_specs, run_batch
 from runners.cli import main
 from runners.layout import ERROR, RESULT, TRACE
 from runners.plan import plan_runs
@@ -61,6 +61,26 @@ def test_batch_on_dask_with_a_failure_and_a_worker_crash(toys: None, tmp_path: P
     assert summary2.count("finished") == 2 and summary2.count("skipped") == 22 and not summary2.failed
     assert (folder(results, "toy-query", seeds[0]) / RESULT).read_bytes() == before
     assert not (folder(results, "toy-query", seeds[1]) / ERROR).exists()
+
+
+def test_a_dead_task_fails_a_run_that_still_holds_other_settings(toys: None, tmp_path: Path) -> None:  # noqa: F811
+    """A run kept for --redo-changed whose worker died before it was redone still holds the old result: failed,
+    not finished; a run the task finished before it died is finished."""
+    results = tmp_path / "results"
+    assert run_cli("toy-query", "--seed", "7", "--results", str(results), "--set", "cost=150") == 0
+    assert run_cli("toy-query", "--seed", "8", "--results", str(results), "--set", "cost=200") == 0
+
+    class Died:
+        def result(self) -> None:
+            raise RuntimeError("worker killed")
+
+    specs, _ = plan_runs(["toy-query"], ["cifar10"], [7, 8], "nb201", results=results, overrides=["cost=200"])
+    old = (folder(results, "toy-query", 7) / RESULT).read_bytes()
+    statuses = {st.seed: st for st in _collect(Died(), specs)}
+    assert statuses[7].status == "failed" and "worker killed" in statuses[7].error
+    assert "worker killed" in (folder(results, "toy-query", 7) / ERROR).read_text()
+    assert (folder(results, "toy-query", 7) / RESULT).read_bytes() == old  # redone by the next batch
+    assert statuses[8].status == "finished" and not (folder(results, "toy-query", 8) / ERROR).exists()
 
 
 def test_batch_on_an_existing_cluster(toys: None, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:  # noqa: F811

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import kill_driver_alone, kill_group, process_group
+from helpers import kill_driver_alone, kill_group, process_group, read_result
 from test_runner import PY, ROOT, ToyQuery, folder, toys  # noqa: F401 - the toy searchers' fixture
 
 from algos.base import SearchContext, SearchResult
 from runners.cli import main
 from runners.collect import load_report
-from runners.layout import CONFIG, RESULT, STATE, TRACE, read_result
+from runners.layout import CONFIG, RESULT, STATE, TRACE
 from runners.plan import plan_runs
 from runners.table import write_table
 

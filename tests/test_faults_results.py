@@ -160,10 +160,18 @@ def _damage(kind: str, f: Path) -> str:
         del res["reported"], res["index"]
         (f / RESULT).write_text(json.dumps(res))
         return "result.json lacks index, reported"
+    if kind == "files-emptied":  # checksums of nothing, and nothing left to check
+        res = json.loads((f / RESULT).read_text())
+        res["files"] = {}
+        (f / RESULT).write_text(json.dumps(res))
+        (f / CONFIG).unlink()
+        (f / TRACE).unlink()
+        return "result.json holds no checksum of config.json, trace.csv"
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize("kind", ["trace-missing", "trace-garbage", "result-truncated", "result-no-fields"])
+@pytest.mark.parametrize("kind", ["trace-missing", "trace-garbage", "result-truncated", "result-no-fields",
+                                  "files-emptied"])
 def test_a_damaged_run_is_reported_skipped_by_reports_and_redone(tmp_path: Path, kind: str) -> None:
     results = tmp_path / "R"
     assert runners(*REA, "--results", str(results)).returncode == 0

@@ -155,6 +155,11 @@ def test_plots_are_written_for_every_kind(csv_results: Path) -> None:
             p = plots / f"{stem}.{ext}"
             assert p.is_file() and p.stat().st_size > 1000, p
     assert not list(plots.glob("*.tmp"))
+    # the other layout's figures go beside them, never over them
+    before = {p.name: p.read_bytes() for p in plots.iterdir()}
+    assert main(["plot", "--results", str(csv_results), "--layout", "own"]) == 0
+    assert {p.name: p.read_bytes() for p in plots.iterdir()} == before
+    assert (csv_results / "nb201" / "plots-own" / "curves-cifar100.png").is_file()
 
 
 def test_step_interpolation_holds_the_incumbent_until_the_next_query() -> None:

@@ -409,3 +409,18 @@ def test_runner_options_reach_the_searcher_context(toys: None, tmp_path: Path) -
 def test_make_names_the_valid_targets_for_an_unknown_one() -> None:
     r = _sub(["make", "-s", "-o", ".venv/.installed", "darts-v3"])
     assert r.returncode == 2 and "unknown target 'darts-v3'" in r.stderr and "darts-v2" in r.stderr
+
+
+def test_a_benchmark_is_loaded_once_however_its_source_is_spelled(csv_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """--bench with a relative path: the plan (absolute path) and the table's reference (as typed) share one copy."""
+    from runners.collect import reference
+    from runners.plan import resolve_bench
+    from runners.run import load_bench
+
+    monkeypatch.setattr("runners.run._BENCHES", {})
+    monkeypatch.chdir(csv_path.parent)
+    source, bench = resolve_bench(csv_path.name)
+    assert source == str(csv_path.resolve()) and load_bench(csv_path.name) is bench
+    assert reference(pd.DataFrame({"requested": [csv_path.name]})).bench is bench
+    assert load_bench("default") is load_bench(None) is load_bench("")

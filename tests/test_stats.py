@@ -59,7 +59,7 @@ def test_not_significantly_worse_marks_follow_the_corrected_p_values() -> None:
     rng = np.random.default_rng(3)
     samples = {"best": rng.normal(94.0, 0.4, 60), "close": rng.normal(93.9, 0.4, 60),
                "worse": rng.normal(93.0, 0.4, 60), "three": np.array([94.1, 93.9, 94.0])}
-    cmp = stats.compare("cifar10/ori-test@200", samples)
+    cmp = stats.compare(samples)
     assert cmp.best == max(samples, key=lambda k: samples[k].mean())
     assert len(cmp.pairs) == 6  # every pair of four rows, Holm over all six
     assert [p.p_holm for p in cmp.pairs] == pytest.approx(stats.holm([p.p for p in cmp.pairs]))
@@ -80,6 +80,8 @@ def test_not_significantly_worse_marks_follow_the_corrected_p_values() -> None:
     assert [p.p_holm for p in ranked[:4]] == pytest.approx([6 * ranked[0].p, 5 * ranked[1].p, 4 * ranked[2].p,
                                                             3 * ranked[3].p])
     assert ranked[4].p_holm == ranked[5].p_holm == 1.0  # 2 x 0.68 and 1 x 1.0, capped
+    lone = stats.compare({"only": samples["best"]})
+    assert lone.best == "only" and lone.top == set()  # nothing to be better than: not marked
 
 
 def test_the_correction_can_keep_a_row_that_the_raw_test_would_drop() -> None:
@@ -87,7 +89,7 @@ def test_the_correction_can_keep_a_row_that_the_raw_test_would_drop() -> None:
     rng = np.random.default_rng(11)
     for _ in range(200):
         samples = {k: rng.normal(0.0, 1.0, 25) for k in "abcde"}
-        cmp = stats.compare("x", samples)
+        cmp = stats.compare(samples)
         edge = [p for p in cmp.pairs if cmp.best in (p.a, p.b) and p.p < stats.ALPHA <= p.p_holm]
         if edge:
             other = edge[0].b if edge[0].a == cmp.best else edge[0].a

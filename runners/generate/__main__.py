@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from bench.generate.plan import make_plan, write_plan
 from bench.generate.protocol import SCHEDULES, SEEDS, SETTINGS, override
 from bench.generate.smoke import SMOKE_SETTINGS, smoke_plan
 from bench.generate.status import build_status, format_status
-from runners.cluster import SCHEDULER_ENV
+from runners.cluster import scheduler_address
 
 
 def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
@@ -111,7 +110,7 @@ def _run(args: argparse.Namespace, root: Path) -> int:
     from runners.generate.engine import run_jobs  # torch: only the commands that train pay for it
 
     # In this process unless an engine option asks for workers (--gpu alone: one local worker per GPU).
-    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
+    scheduler = scheduler_address(args.scheduler)
     workers = args.workers if args.workers is not None or args.gpu or scheduler else 0
     statuses = run_jobs(root, shard=parse_shard(getattr(args, "shard", None)), scheduler=scheduler,
                         workers=workers, gpu=args.gpu, stop_after=getattr(args, "stop_after", None),
