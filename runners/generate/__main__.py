@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from bench.generate.compare import compare_sources
+from bench.generate.job import DATA_PATHS
 from bench.generate.local import parse_shard
 from bench.generate.plan import make_plan, write_plan
 from bench.generate.protocol import SCHEDULES, SEEDS, SETTINGS, override
@@ -62,7 +63,7 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                    help="data-loading processes per job (GPU runs; the batches do not depend on it)")
     p.add_argument("--keep-weights", action="store_true",
                    help="keep each trial's final weights (weights.pt per job) for the user API's get_net_param")
-    p.add_argument("--data-path", default="auto", choices=("auto", "host", "device"),
+    p.add_argument("--data-path", default="auto", choices=DATA_PATHS,
                    help="where batches are made: on the device (images held there; auto on a GPU) or by the host's "
                         "NumPy pipeline; the batches are the same")
     p.add_argument("--replace", action="store_true", help="replace a different plan already in ROOT")
